@@ -1,0 +1,112 @@
+//! Invariants over a [`System`] that every engine checks the same way.
+
+use crate::state::{Phase, QueueId, System};
+
+/// `counters_consistent`: the counters HAProxy keeps (queue lengths, totpend, served,
+/// cur_sess, beconn) agree with the queues, slots and streams they count, and the
+/// pendconn links are coherent. Returns the first disagreement, in words.
+pub fn counters_consistent(sys: &System) -> Result<(), String> {
+    let px = &sys.px;
+    let linked = |q: QueueId| sys.queue_entries(q).count();
+    if usize::from(px.queue.length) != linked(QueueId::Backend) {
+        return Err(format!(
+            "px->queue.length = {} but the backend queue holds {} pendconns",
+            px.queue.length,
+            linked(QueueId::Backend)
+        ));
+    }
+    let mut pending = usize::from(px.queue.length);
+    let mut served = 0usize;
+    for (v, srv) in px.servers.iter().enumerate() {
+        let name = v + 1;
+        if usize::from(srv.queue.length) != linked(QueueId::Server(v as u8)) {
+            return Err(format!(
+                "s{name}->queue.length = {} but its queue holds {} pendconns",
+                srv.queue.length,
+                linked(QueueId::Server(v as u8))
+            ));
+        }
+        pending += usize::from(srv.queue.length);
+        let holders = sys
+            .streams
+            .iter()
+            .filter(|s| s.srv_conn == Some(v as u8))
+            .count();
+        if usize::from(srv.served) != holders {
+            return Err(format!(
+                "s{name}->served = {} but {holders} streams hold a slot on it",
+                srv.served
+            ));
+        }
+        served += holders;
+        let sessions = sys
+            .streams
+            .iter()
+            .filter(|s| s.curr_sess && s.target == Some(v as u8))
+            .count();
+        if usize::from(srv.cur_sess) != sessions {
+            return Err(format!(
+                "s{name}->cur_sess = {} but {sessions} streams are connected to it",
+                srv.cur_sess
+            ));
+        }
+        if srv.dequeuing {
+            return Err(format!(
+                "s{name}->dequeuing left set outside process_srv_queue"
+            ));
+        }
+    }
+    if usize::from(px.totpend) != pending {
+        return Err(format!(
+            "px->totpend = {} but the queues hold {pending} pendconns",
+            px.totpend
+        ));
+    }
+    if usize::from(px.served) != served {
+        return Err(format!(
+            "px->served = {} but servers serve {served}",
+            px.served
+        ));
+    }
+    let attached = sys
+        .streams
+        .iter()
+        .filter(|s| !matches!(s.phase, Phase::New | Phase::Done(_)))
+        .count();
+    if usize::from(px.beconn) != attached {
+        return Err(format!(
+            "px->beconn = {} but {attached} streams are attached to the backend",
+            px.beconn
+        ));
+    }
+    for (i, strm) in sys.streams.iter().enumerate() {
+        let linked = sys.is_linked(i as u8);
+        if linked && strm.pend_pos.is_none() {
+            return Err(format!("S{} is linked in a queue without pend_pos", i + 1));
+        }
+        if let Some(p) = strm.pend_pos {
+            if linked && p.target.is_some() {
+                return Err(format!(
+                    "S{}'s pendconn has a target but is still linked",
+                    i + 1
+                ));
+            }
+            if p.queue == QueueId::Backend && linked && p.assigned {
+                return Err(format!("S{}'s backend pendconn carries SF_ASSIGNED", i + 1));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// No server the LB may pick (`tot_wact == tot_wbck == 0`).
+pub fn no_usable_server(sys: &System) -> bool {
+    sys.px.tot_weight() == 0
+}
+
+/// No thread has a task to run: every woken task has run.
+pub fn threads_idle(sys: &System) -> bool {
+    sys.threads
+        .iter()
+        .all(|t| t.task.is_none() && t.runq.is_empty())
+}

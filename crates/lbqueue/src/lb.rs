@@ -1,0 +1,107 @@
+//! src/backend.c and the LB algorithms: `assign_server()` and the server picks.
+
+use crate::event::{AssignResult, Event, Journal};
+use crate::queue::{may_dequeue_tasks, process_srv_queue};
+use crate::state::{LbAlgo, ServerId, StreamId, System};
+use crate::variant::Behaviour;
+
+/// Models `assign_server()`: releases the stream's slot first (`sess_change_server(s,
+/// NULL)`), answers NOSRV when the backend has no weight, FULL through the "backend queue
+/// non-empty" shortcut for the non-deterministic algorithms, or runs the LB. At its end
+/// it takes its old slot back if the LB picked the same server, or else offers the freed
+/// slot to that server's queue.
+pub fn assign_server(sys: &mut System, s: StreamId, b: Behaviour, j: &mut Journal) -> AssignResult {
+    let prev = sys.streams[s as usize].target;
+    let slot = sys.streams[s as usize].srv_conn;
+    if slot.is_some() {
+        sess_change_server(sys, s, None);
+    }
+    sys.streams[s as usize].target = None;
+    sys.streams[s as usize].assigned = false;
+
+    let px = &sys.px;
+    let result = if px.tot_weight() == 0 {
+        AssignResult::NoServer
+    } else if px.queue.length > 0
+        && (!b.shortcut_needs_served || px.served > 0)
+        && px.queue.length != px.beconn
+        && px.algo.takes_shortcut()
+    {
+        AssignResult::FullShortcut
+    } else {
+        match lb_pick(sys, s, prev) {
+            Some(v) => AssignResult::Ok(v),
+            None => AssignResult::FullNoRoom,
+        }
+    };
+    if let AssignResult::Ok(v) = result {
+        let strm = &mut sys.streams[s as usize];
+        strm.target = Some(v);
+        strm.assigned = true;
+    }
+    j.note(|| Event::AssignServer(s, result));
+
+    if let Some(old) = slot {
+        if result == AssignResult::Ok(old) {
+            sess_change_server(sys, s, Some(old));
+        } else if may_dequeue_tasks(sys, old) {
+            process_srv_queue(sys, old, j);
+        }
+    }
+    result
+}
+
+/// Models `sess_change_server(strm, new)`: moves the stream's slot (`srv_conn`) and the
+/// `served` counters of the servers and of the backend.
+pub fn sess_change_server(sys: &mut System, s: StreamId, new: Option<ServerId>) {
+    let old = sys.streams[s as usize].srv_conn;
+    if old == new {
+        return;
+    }
+    if let Some(v) = old {
+        sys.px.servers[v as usize].served -= 1;
+        sys.px.served -= 1;
+    }
+    if let Some(v) = new {
+        sys.px.servers[v as usize].served += 1;
+        sys.px.served += 1;
+    }
+    sys.streams[s as usize].srv_conn = new;
+}
+
+/// Whether the LB may pick this server now: usable, and unlimited or with an empty
+/// queue and a free slot (fwrr/fas `get_next_server`).
+fn has_room(sys: &System, v: ServerId) -> bool {
+    let srv = &sys.px.servers[v as usize];
+    srv.usable()
+        && srv
+            .dyn_maxconn()
+            .is_none_or(|m| srv.queue.length == 0 && srv.served < m)
+}
+
+/// The LB pick for the backend's algorithm; `None` means every server is full.
+fn lb_pick(sys: &mut System, s: StreamId, prev: Option<ServerId>) -> Option<ServerId> {
+    let n = sys.px.servers.len() as ServerId;
+    match sys.px.algo {
+        LbAlgo::RoundRobin | LbAlgo::StaticRr => {
+            // Walk the rotation from rr_next; avoid the previous server if another fits.
+            let order = (0..n).map(|i| (sys.px.rr_next + i) % n);
+            let candidates: Vec<ServerId> = order.filter(|&v| has_room(sys, v)).collect();
+            let pick = candidates
+                .iter()
+                .copied()
+                .find(|&v| Some(v) != prev)
+                .or(candidates.first().copied())?;
+            sys.px.rr_next = (pick + 1) % n;
+            Some(pick)
+        }
+        LbAlgo::First => (0..n).find(|&v| has_room(sys, v)),
+        LbAlgo::Hash => {
+            // The stream's hash lands on one of the usable servers, full or not.
+            let usable: Vec<ServerId> = (0..n)
+                .filter(|&v| sys.px.servers[v as usize].usable())
+                .collect();
+            usable.get(s as usize % usable.len().max(1)).copied()
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! src/queue.c: pendconns, queue insertion and removal, dequeuing.
+//!
+//! Each function is one critical section of HAProxy's (or a helper called inside one).
+//! The atomic counters that HAProxy updates just outside the queue lock are updated in
+//! the same section here; CHECKS.md, "Simplifications", says why that cannot hide the
+//! loops this project is about.
+
+use crate::event::{Event, Journal};
+use crate::state::{Pendconn, Phase, QueueId, ServerId, StreamId, System};
+use crate::variant::Behaviour;
+
+/// Models `pendconn_add()`: a new pendconn for `s`, in its server's queue when the
+/// stream is ASSIGNED to a server, else in the backend queue. It never asks whether
+/// anyone will dequeue it: that is the design hole the seed commit is about.
+pub fn pendconn_add(sys: &mut System, s: StreamId, j: &mut Journal) -> QueueId {
+    let strm = &sys.streams[s as usize];
+    let queue = match (strm.assigned, strm.target) {
+        (true, Some(srv)) => QueueId::Server(srv),
+        _ => QueueId::Backend,
+    };
+    let assigned = strm.assigned;
+    sys.streams[s as usize].pend_pos = Some(Pendconn {
+        queue,
+        target: None,
+        assigned,
+    });
+    sys.px.queue_mut(queue).length += 1;
+    sys.px.pendconns.push(s);
+    sys.px.totpend += 1;
+    j.note(|| Event::PendconnAdd(s, queue));
+    queue
+}
+
+/// Unlinks a linked pendconn from its queue and fixes the counters (the common part of
+/// every HAProxy path that removes an entry under the queue lock).
+pub(crate) fn unlink(sys: &mut System, s: StreamId) {
+    let queue = sys.streams[s as usize]
+        .pend_pos
+        .expect("unlink: stream has no pendconn")
+        .queue;
+    let pos = sys
+        .px
+        .pendconns
+        .iter()
+        .position(|&x| x == s)
+        .expect("unlink: pendconn not linked");
+    sys.px.pendconns.remove(pos);
+    sys.px.queue_mut(queue).length -= 1;
+    sys.px.totpend -= 1;
+}
+
+/// What `pendconn_must_try_again()` decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TryAgain {
+    /// 0: someone will dequeue us (or already did): return QUEUED.
+    No,
+    /// 1: the entry was taken back: `goto balance_again`.
+    Retry,
+    /// `fixed`: nobody is served but a server is usable: return QUEUED and offer that
+    /// server's free slot ourselves (`process_srv_queue`) instead of spinning.
+    DequeueOurselves(ServerId),
+}
+
+/// Models `pendconn_must_try_again()`: after queueing in the backend queue, checks that
+/// someone is still served (and so will dequeue us); if not, takes the entry back and
+/// answers 1 so that assign_server_and_queue goes back to `balance_again`.
+///
+/// Its weakness: "someone is served" stands in for "someone will dequeue", and nothing
+/// checks whether anything changed since the previous try, so a retry can meet exactly
+/// the same state forever. With [`Behaviour::dequeue_instead_of_retry`] (`fixed`) it only
+/// retries when no server is usable (the retried LB then answers NOSRV); when one is, it
+/// leaves the entry queued and has the caller run that server's queue itself.
+pub fn pendconn_must_try_again(
+    sys: &mut System,
+    s: StreamId,
+    b: Behaviour,
+    j: &mut Journal,
+) -> TryAgain {
+    let p = sys.streams[s as usize]
+        .pend_pos
+        .expect("must_try_again without a pendconn");
+    let nobody_served = match p.queue {
+        QueueId::Backend => sys.px.served == 0,
+        QueueId::Server(v) => sys.px.servers[v as usize].served == 0,
+    };
+    let nobody_usable = b.try_again_without_usable_server && sys.px.tot_weight() == 0;
+    let decision = if !sys.is_linked(s) || !(nobody_served || nobody_usable) {
+        TryAgain::No
+    } else if !b.dequeue_instead_of_retry || nobody_usable {
+        TryAgain::Retry
+    } else {
+        match (0..sys.px.servers.len() as ServerId).find(|&v| sys.px.servers[v as usize].usable()) {
+            Some(v) => TryAgain::DequeueOurselves(v),
+            None => TryAgain::Retry,
+        }
+    };
+    if decision == TryAgain::Retry {
+        unlink(sys, s);
+        sys.streams[s as usize].pend_pos = None;
+    }
+    j.note(|| Event::MustTryAgain(s, decision));
+    decision
+}
+
+/// Models `may_dequeue_tasks(srv, px)`: something to dequeue for this server, and a
+/// free connection (by `cur_sess`, as HAProxy does, not by `served`).
+pub fn may_dequeue_tasks(sys: &System, v: ServerId) -> bool {
+    let srv = &sys.px.servers[v as usize];
+    let work = srv.queue.length > 0 || (sys.px.queue.length > 0 && srv.usable());
+    work && srv.dyn_maxconn().is_none_or(|m| srv.cur_sess < m)
+}
+
+/// HAProxy's `maxpollevents`: the most entries one `process_srv_queue` batch hands out.
+const MAX_POLL_EVENTS: u8 = 200;
+
+/// Models `process_srv_queue(srv)`: one batch under the server queue lock (the
+/// `dequeuing` flag is set and cleared inside it), handing free slots to the oldest
+/// entries of the server queue and, when the server may serve the backend, of the
+/// backend queue. The slots are accounted (`served`), unlike `pendconn_grab_from_px`.
+pub fn process_srv_queue(sys: &mut System, v: ServerId, j: &mut Journal) {
+    let px_ok = sys.px.servers[v as usize].usable();
+    let mut picked = Vec::new();
+    sys.px.servers[v as usize].dequeuing = true;
+    loop {
+        let srv = &sys.px.servers[v as usize];
+        if srv.dyn_maxconn().is_some_and(|m| srv.served >= m)
+            || picked.len() >= MAX_POLL_EVENTS as usize
+        {
+            break;
+        }
+        let Some(s) = pendconn_process_next_strm(sys, v, px_ok) else {
+            break;
+        };
+        sys.px.servers[v as usize].served += 1;
+        sys.px.served += 1;
+        picked.push(s);
+    }
+    sys.px.servers[v as usize].dequeuing = false;
+    j.note(|| Event::ProcessSrvQueue(v, picked));
+}
+
+/// Models `pendconn_process_next_strm()`: picks the older of the server queue's head and
+/// (when `px_ok`) the backend queue's head, unlinks it, marks it ASSIGNED to the server,
+/// gives the stream the slot (`srv_conn`) and wakes it. The caller counts `served`.
+fn pendconn_process_next_strm(sys: &mut System, v: ServerId, px_ok: bool) -> Option<StreamId> {
+    // `pendconns` is in age order, so the first entry of either queue is the older head.
+    let s = sys.px.pendconns.iter().copied().find(|&s| {
+        match sys.streams[s as usize].pend_pos.map(|p| p.queue) {
+            Some(QueueId::Server(w)) => w == v,
+            Some(QueueId::Backend) => px_ok,
+            None => false,
+        }
+    })?;
+    unlink(sys, s);
+    let strm = &mut sys.streams[s as usize];
+    let p = strm.pend_pos.as_mut().expect("linked entry has a pendconn");
+    p.assigned = true;
+    p.target = Some(v);
+    strm.srv_conn = Some(v);
+    sys.wake(s);
+    Some(s)
+}
+
+/// Models `pendconn_dequeue()`, the stream side, when a task in SC_ST_QUE runs: if the
+/// entry is still linked the stream keeps waiting (or, if its queue timeout fired,
+/// leaves the queue with a 503); otherwise it takes the flags and target the dequeuer
+/// left in the pendconn and goes to SC_ST_ASS, or back to SC_ST_REQ to redo LB.
+pub fn pendconn_dequeue(sys: &mut System, s: StreamId, j: &mut Journal) -> Dequeued {
+    if sys.is_linked(s) {
+        if sys.streams[s as usize].timed_out {
+            unlink(sys, s);
+            sys.streams[s as usize].pend_pos = None;
+            return Dequeued::TimedOut;
+        }
+        j.note(|| Event::StillQueued(s));
+        return Dequeued::StillQueued;
+    }
+    let strm = &mut sys.streams[s as usize];
+    let p = strm
+        .pend_pos
+        .take()
+        .expect("pendconn_dequeue without a pendconn");
+    strm.timed_out = false;
+    strm.assigned = p.assigned;
+    if let Some(v) = p.target {
+        strm.target = Some(v);
+        strm.assigned = true;
+    }
+    match (strm.assigned, strm.target) {
+        (true, Some(v)) => {
+            strm.phase = Phase::Ass;
+            j.note(|| Event::DequeuedTo(s, v));
+            Dequeued::Assigned
+        }
+        _ => {
+            strm.assigned = false;
+            strm.target = None;
+            strm.phase = Phase::Req;
+            j.note(|| Event::DequeuedToLb(s));
+            Dequeued::Rebalance
+        }
+    }
+}
+
+/// What `pendconn_dequeue` decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dequeued {
+    /// Still linked: keep waiting.
+    StillQueued,
+    /// Still linked and the queue timeout fired: removed, 503.
+    TimedOut,
+    /// Picked by a server: go connect.
+    Assigned,
+    /// Unlinked without a server: redo load balancing.
+    Rebalance,
+}
+
+/// Models `pendconn_redistribute(srv)`: when the server is in maintenance, takes every
+/// entry off its own queue (without option redispatch their ASSIGNED flag is dropped, so
+/// they redo LB) and wakes them. With 53f52e67a's purge, when the backend has no usable
+/// weight left, does the same to every entry of the backend queue.
+pub fn pendconn_redistribute(sys: &mut System, v: ServerId, b: Behaviour, j: &mut Journal) {
+    let mut from_server = Vec::new();
+    if sys.px.servers[v as usize].maint {
+        from_server = sys.queue_entries(QueueId::Server(v)).collect();
+        for &s in &from_server {
+            unlink(sys, s);
+            let p = sys.streams[s as usize].pend_pos.as_mut().expect("linked");
+            p.assigned = false;
+            sys.wake(s);
+        }
+    }
+    let mut from_backend = Vec::new();
+    if b.purge_backend_queue && sys.px.tot_weight() == 0 {
+        from_backend = sys.queue_entries(QueueId::Backend).collect();
+        for &s in &from_backend {
+            unlink(sys, s);
+            sys.wake(s);
+        }
+    }
+    j.note(|| Event::Redistribute {
+        server: v,
+        from_server,
+        from_backend,
+    });
+}
+
+/// Models `pendconn_grab_from_px(srv)` (called when a server comes back): hands the
+/// oldest backend entries to the server, up to its free slots as counted by `served`.
+///
+/// Faithful quirk, on which the livelock depends: it neither sets `srv_conn` nor
+/// increments `served`, so the grabbed streams run on the server off the books —
+/// `px->served` can be 0 while the server is busy and the backend queue is not empty.
+pub fn pendconn_grab_from_px(sys: &mut System, v: ServerId, j: &mut Journal) {
+    let srv = &sys.px.servers[v as usize];
+    if !srv.usable() {
+        j.note(|| Event::Grab(v, Vec::new()));
+        return;
+    }
+    let room = srv.dyn_maxconn().map(|m| m.saturating_sub(srv.served));
+    let mut grabbed = Vec::new();
+    while room.is_none_or(|r| grabbed.len() < r as usize) {
+        let Some(s) = sys.queue_head(QueueId::Backend) else {
+            break;
+        };
+        unlink(sys, s);
+        let p = sys.streams[s as usize].pend_pos.as_mut().expect("linked");
+        p.target = Some(v);
+        sys.wake(s);
+        grabbed.push(s);
+    }
+    j.note(|| Event::Grab(v, grabbed));
+}

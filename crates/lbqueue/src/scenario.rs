@@ -1,0 +1,367 @@
+//! Scenarios: the backend's configuration, the streams and their threads, the CLI
+//! script. Named presets are embedded; files are TOML and validated field by field.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::state::{LbAlgo, ServerId, ThreadId};
+use crate::variant::Variant;
+
+/// Limits that keep every scenario exhaustively checkable and every counter in a `u8`.
+pub mod limits {
+    /// Most servers in a backend.
+    pub const SERVERS: usize = 4;
+    /// Largest `maxconn`.
+    pub const MAXCONN: u8 = 8;
+    /// Largest server weight.
+    pub const WEIGHT: u8 = 16;
+    /// Most HAProxy threads.
+    pub const THREADS: u8 = 8;
+    /// Most streams.
+    pub const STREAMS: usize = 12;
+    /// Most CLI commands.
+    pub const CLI_COMMANDS: usize = 12;
+}
+
+/// One server's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ServerConfig {
+    /// Its name (`px/<name>` on the CLI).
+    pub name: String,
+    /// `maxconn` (0 = unlimited).
+    pub maxconn: u8,
+    /// Its weight.
+    pub weight: u8,
+}
+
+/// What a CLI command does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CliKind {
+    /// `disable server px/s`.
+    Disable,
+    /// `shutdown sessions server px/s`.
+    Shutdown,
+    /// `enable server px/s`.
+    Enable,
+}
+
+/// A CLI command on one server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CliCommand {
+    /// The command.
+    pub kind: CliKind,
+    /// The server it names.
+    pub server: ServerId,
+}
+
+/// A whole scenario: what the model checker explores.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Scenario {
+    /// Its name (preset name or file stem).
+    pub name: String,
+    /// One line saying what it is for.
+    pub description: String,
+    /// The queue logic version under test.
+    pub variant: Variant,
+    /// The backend's LB algorithm.
+    pub algo: LbAlgo,
+    /// The servers, `s1` first.
+    pub servers: Vec<ServerConfig>,
+    /// Number of HAProxy threads.
+    pub threads: u8,
+    /// For each stream (`S1` first), the thread (0-based) that runs its task.
+    pub streams: Vec<ThreadId>,
+    /// The CLI script, run once, in order.
+    pub cli: Vec<CliCommand>,
+    /// Whether `timeout queue` is set (queued streams may time out).
+    pub queue_timeout: bool,
+}
+
+/// One section of the CLI script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CliSection {
+    /// The command it belongs to.
+    pub command: CliCommand,
+    /// Whether it is the command's first section.
+    pub first: bool,
+}
+
+impl Scenario {
+    /// Number of CLI sections (every command has two: the state change, then the
+    /// queue work under another lock).
+    pub fn cli_section_count(&self) -> usize {
+        self.cli.len() * 2
+    }
+
+    /// The CLI section at `pc`.
+    pub fn cli_section(&self, pc: u8) -> Option<CliSection> {
+        self.cli.get(pc as usize / 2).map(|&command| CliSection {
+            command,
+            first: pc % 2 == 0,
+        })
+    }
+
+    /// The same scenario checked against another variant.
+    pub fn with_variant(&self, variant: Variant) -> Scenario {
+        Scenario {
+            variant,
+            ..self.clone()
+        }
+    }
+
+    /// A CLI command as typed on HAProxy's CLI, with the server's configured name.
+    pub fn cli_text(&self, c: CliCommand) -> String {
+        let verb = match c.kind {
+            CliKind::Disable => "disable server",
+            CliKind::Shutdown => "shutdown sessions server",
+            CliKind::Enable => "enable server",
+        };
+        format!("{verb} px/{}", self.servers[c.server as usize].name)
+    }
+
+    /// Parses and validates a TOML scenario; `name` is used when the file has none.
+    pub fn from_toml(text: &str, name: &str) -> Result<Scenario, ScenarioError> {
+        let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+            ScenarioError::Syntax(e.message().to_string(), describe_span(text, e.span()))
+        })?;
+        file.validate(name)
+    }
+
+    /// Writes the scenario as TOML that [`Scenario::from_toml`] reads back.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!("name = {:?}\n", self.name));
+        out.push_str(&format!("description = {:?}\n", self.description));
+        out.push_str(&format!("variant = {:?}\n", self.variant.name()));
+        out.push_str(&format!("algo = {:?}\n", algo_name(self.algo)));
+        out.push_str(&format!("threads = {}\n", self.threads));
+        let streams: Vec<String> = self.streams.iter().map(|t| (t + 1).to_string()).collect();
+        out.push_str(&format!("streams = [{}]\n", streams.join(", ")));
+        let cli: Vec<String> = self
+            .cli
+            .iter()
+            .map(|c| format!("{:?}", self.cli_text(*c)))
+            .collect();
+        out.push_str(&format!("cli = [{}]\n", cli.join(", ")));
+        out.push_str(&format!("queue_timeout = {}\n", self.queue_timeout));
+        for s in &self.servers {
+            out.push_str(&format!(
+                "\n[[servers]]\nname = {:?}\nmaxconn = {}\nweight = {}\n",
+                s.name, s.maxconn, s.weight
+            ));
+        }
+        out
+    }
+}
+
+/// The name of an algorithm in scenario files and reports (HAProxy's `balance` keyword).
+pub fn algo_name(algo: LbAlgo) -> &'static str {
+    match algo {
+        LbAlgo::RoundRobin => "roundrobin",
+        LbAlgo::StaticRr => "static-rr",
+        LbAlgo::First => "first",
+        LbAlgo::Hash => "hash",
+    }
+}
+
+fn parse_algo(s: &str) -> Option<LbAlgo> {
+    [
+        LbAlgo::RoundRobin,
+        LbAlgo::StaticRr,
+        LbAlgo::First,
+        LbAlgo::Hash,
+    ]
+    .into_iter()
+    .find(|&a| algo_name(a) == s)
+}
+
+fn describe_span(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(r) => {
+            let line = text[..r.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}")
+        }
+        None => "somewhere in the file".to_string(),
+    }
+}
+
+/// Why a scenario was refused. Each says which field and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScenarioError {
+    /// Not TOML, an unknown field, or a field of the wrong type: (message, where).
+    Syntax(String, String),
+    /// A field's value is out of range: (field, what was expected, what was found).
+    Field(String, String, String),
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioError::Syntax(msg, at) => write!(f, "scenario file, {at}: {msg}"),
+            ScenarioError::Field(field, expected, found) => {
+                write!(
+                    f,
+                    "scenario field `{field}`: expected {expected}, found {found}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// The file format, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    name: Option<String>,
+    description: Option<String>,
+    variant: Option<String>,
+    algo: String,
+    threads: i64,
+    streams: Vec<i64>,
+    #[serde(default)]
+    cli: Vec<String>,
+    #[serde(default)]
+    queue_timeout: bool,
+    servers: Vec<ServerFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    name: String,
+    #[serde(default)]
+    maxconn: i64,
+    #[serde(default = "default_weight")]
+    weight: i64,
+}
+
+fn default_weight() -> i64 {
+    1
+}
+
+fn field_err(
+    field: impl Into<String>,
+    expected: impl Into<String>,
+    found: impl fmt::Display,
+) -> ScenarioError {
+    ScenarioError::Field(field.into(), expected.into(), found.to_string())
+}
+
+fn in_range(field: &str, v: i64, lo: i64, hi: i64) -> Result<u8, ScenarioError> {
+    if (lo..=hi).contains(&v) {
+        Ok(v as u8)
+    } else {
+        Err(field_err(field, format!("an integer from {lo} to {hi}"), v))
+    }
+}
+
+impl ScenarioFile {
+    fn validate(self, default_name: &str) -> Result<Scenario, ScenarioError> {
+        let variant = match &self.variant {
+            Some(v) => v.parse::<Variant>().map_err(|_| {
+                field_err(
+                    "variant",
+                    "one of toctou, livelock, purge, upstream, fixed",
+                    format!("{v:?}"),
+                )
+            })?,
+            None => Variant::Fixed,
+        };
+        let algo = parse_algo(&self.algo).ok_or_else(|| {
+            field_err(
+                "algo",
+                "one of roundrobin, static-rr, first, hash",
+                format!("{:?}", self.algo),
+            )
+        })?;
+        if self.servers.is_empty() || self.servers.len() > limits::SERVERS {
+            return Err(field_err(
+                "servers",
+                format!("1 to {} [[servers]] tables", limits::SERVERS),
+                self.servers.len(),
+            ));
+        }
+        let mut servers = Vec::new();
+        for (i, s) in self.servers.iter().enumerate() {
+            let at = |f: &str| format!("servers[{i}].{f}");
+            if s.name.is_empty() || servers.iter().any(|o: &ServerConfig| o.name == s.name) {
+                return Err(field_err(
+                    at("name"),
+                    "a non-empty name used once",
+                    format!("{:?}", s.name),
+                ));
+            }
+            servers.push(ServerConfig {
+                name: s.name.clone(),
+                maxconn: in_range(&at("maxconn"), s.maxconn, 0, limits::MAXCONN.into())?,
+                weight: in_range(&at("weight"), s.weight, 1, limits::WEIGHT.into())?,
+            });
+        }
+        let threads = in_range("threads", self.threads, 1, limits::THREADS.into())?;
+        if self.streams.is_empty() || self.streams.len() > limits::STREAMS {
+            return Err(field_err(
+                "streams",
+                format!("a list of 1 to {} thread numbers", limits::STREAMS),
+                format!("{} entries", self.streams.len()),
+            ));
+        }
+        let streams = self
+            .streams
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| in_range(&format!("streams[{i}]"), t, 1, threads.into()).map(|t| t - 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.cli.len() > limits::CLI_COMMANDS {
+            return Err(field_err(
+                "cli",
+                format!("at most {} commands", limits::CLI_COMMANDS),
+                self.cli.len(),
+            ));
+        }
+        let cli = self
+            .cli
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                parse_cli(c, &servers)
+                    .map_err(|e| field_err(format!("cli[{i}]"), e, format!("{c:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Scenario {
+            name: self.name.unwrap_or_else(|| default_name.to_string()),
+            description: self.description.unwrap_or_default(),
+            variant,
+            algo,
+            servers,
+            threads,
+            streams,
+            cli,
+            queue_timeout: self.queue_timeout,
+        })
+    }
+}
+
+/// Parses `disable server px/s1`, `shutdown sessions server px/s1`, `enable server
+/// px/s1` (the backend name before the slash is not checked: there is one backend).
+fn parse_cli(text: &str, servers: &[ServerConfig]) -> Result<CliCommand, String> {
+    let expected = "`disable server px/<server>`, `shutdown sessions server px/<server>` or `enable server px/<server>`";
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let (kind, target) = match words.as_slice() {
+        ["disable", "server", t] => (CliKind::Disable, *t),
+        ["enable", "server", t] => (CliKind::Enable, *t),
+        ["shutdown", "sessions", "server", t] => (CliKind::Shutdown, *t),
+        _ => return Err(expected.to_string()),
+    };
+    let name = target.rsplit('/').next().unwrap_or(target);
+    let server = servers
+        .iter()
+        .position(|s| s.name == name)
+        .ok_or_else(|| format!("{expected} naming a configured server"))?;
+    Ok(CliCommand {
+        kind,
+        server: server as ServerId,
+    })
+}

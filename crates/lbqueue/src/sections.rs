@@ -1,0 +1,266 @@
+//! The programs that interleave: each HAProxy thread running its stream tasks one
+//! section at a time (`process_stream` → `back_handle_st_req` → `srv_redispatch_connect`
+//! → `assign_server_and_queue` …), the CLI running its script, clients arriving and
+//! queue timeouts firing.
+//!
+//! [`step`] is the only way any engine moves the system: it runs exactly one section of
+//! one actor. Between two sections, any other actor may run.
+
+use std::fmt;
+
+use crate::event::{AssignResult, Event, Journal};
+use crate::lb::{assign_server, sess_change_server};
+use crate::queue::{
+    may_dequeue_tasks, pendconn_add, pendconn_dequeue, pendconn_must_try_again, process_srv_queue,
+    Dequeued, TryAgain,
+};
+use crate::scenario::Scenario;
+use crate::server::run_cli_section;
+use crate::state::{Outcome, Pc, Phase, ServerId, StreamId, System, Task, ThreadId};
+use crate::stream::{connect_server, stream_end};
+use crate::variant::Behaviour;
+
+/// Who runs a section. Weak fairness is between actors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Actor {
+    /// An HAProxy thread runs the next section of its current or next stream task.
+    Thread(ThreadId),
+    /// The CLI runs the next section of its script.
+    Cli,
+    /// The next client connection arrives (streams arrive in id order).
+    Client,
+    /// A queued stream's queue timeout fires.
+    Timeout(StreamId),
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Thread(t) => write!(f, "T{}", t + 1),
+            Actor::Cli => f.write_str("CLI"),
+            Actor::Client => f.write_str("client"),
+            Actor::Timeout(s) => write!(f, "timer S{}", s + 1),
+        }
+    }
+}
+
+/// The actors that can run a section now, in a fixed order.
+pub fn enabled_actors(sys: &System, sc: &Scenario, out: &mut Vec<Actor>) {
+    for (t, th) in sys.threads.iter().enumerate() {
+        if th.task.is_some() || !th.runq.is_empty() {
+            out.push(Actor::Thread(t as ThreadId));
+        }
+    }
+    if sys.cli_pending(sc) {
+        out.push(Actor::Cli);
+    }
+    if (sys.arrived as usize) < sys.streams.len() {
+        out.push(Actor::Client);
+    }
+    if sc.queue_timeout {
+        for (s, strm) in sys.streams.iter().enumerate() {
+            if timeout_armed(sys, s as StreamId) && !strm.timed_out {
+                out.push(Actor::Timeout(s as StreamId));
+            }
+        }
+    }
+}
+
+/// Whether a stream waits in a queue with its queue timeout (`conn_exp`) armed.
+fn timeout_armed(sys: &System, s: StreamId) -> bool {
+    sys.streams[s as usize].phase == Phase::Que && sys.is_linked(s)
+}
+
+/// Whether `actor` can run now.
+pub fn is_enabled(sys: &System, sc: &Scenario, actor: Actor) -> bool {
+    match actor {
+        Actor::Thread(t) => {
+            let th = &sys.threads[t as usize];
+            th.task.is_some() || !th.runq.is_empty()
+        }
+        Actor::Cli => sys.cli_pending(sc),
+        Actor::Client => (sys.arrived as usize) < sys.streams.len(),
+        Actor::Timeout(s) => {
+            sc.queue_timeout && timeout_armed(sys, s) && !sys.streams[s as usize].timed_out
+        }
+    }
+}
+
+/// Runs one section of `actor`. The actor must be enabled.
+pub fn step(sys: &mut System, sc: &Scenario, actor: Actor, j: &mut Journal) {
+    let b = sc.variant.behaviour();
+    match actor {
+        Actor::Thread(t) => thread_step(sys, t, b, j),
+        Actor::Cli => {
+            let command = sys.cli_command(sc).expect("CLI step with an empty script");
+            let second_half = sys.cli_pc % 2 == 1;
+            run_cli_section(sys, command, second_half, b, j);
+            sys.cli_pc += 1;
+        }
+        Actor::Client => {
+            let s = sys.arrived;
+            sys.arrived += 1;
+            sys.wake(s);
+            j.note(|| Event::Arrive(s));
+        }
+        Actor::Timeout(s) => {
+            sys.streams[s as usize].timed_out = true;
+            sys.wake(s);
+            j.note(|| Event::TimeoutFired(s));
+        }
+    }
+}
+
+/// One section of thread `t`: the next section of its current task, or the first
+/// section of the next task in its run queue.
+fn thread_step(sys: &mut System, t: ThreadId, b: Behaviour, j: &mut Journal) {
+    let th = &mut sys.threads[t as usize];
+    let task = match th.task {
+        Some(task) => task,
+        None => {
+            let s = th.runq.remove(0);
+            Task {
+                stream: s,
+                pc: first_section(sys, s),
+            }
+        }
+    };
+    let next = run_section(sys, task, b, j);
+    sys.threads[t as usize].task = next.map(|pc| Task {
+        stream: task.stream,
+        pc,
+    });
+}
+
+/// Where a stream task starts when its thread picks it from the run queue
+/// (`process_stream` dispatching on the back side state). A task woken in SC_ST_QUE
+/// starts with `pendconn_dequeue`, which the caller runs as this first section.
+fn first_section(sys: &System, s: StreamId) -> Pc {
+    match sys.streams[s as usize].phase {
+        Phase::New | Phase::Req => Pc::AssignServer,
+        Phase::Que => Pc::Dequeue,
+        Phase::Ass => Pc::Connect,
+        Phase::Est => Pc::Close,
+        Phase::Done(_) => unreachable!("a finished stream is never woken"),
+    }
+}
+
+/// Runs the section at `task.pc`; returns the next section of the same task, or `None`
+/// when the task yields (the stream waits, or ended).
+fn run_section(sys: &mut System, task: Task, b: Behaviour, j: &mut Journal) -> Option<Pc> {
+    let s = task.stream;
+    match task.pc {
+        Pc::AssignServer => {
+            if sys.streams[s as usize].phase == Phase::New {
+                // The stream picks the backend: it counts in beconn from now on.
+                sys.px.beconn += 1;
+                sys.streams[s as usize].phase = Phase::Req;
+            }
+            match assign_server(sys, s, b, j) {
+                AssignResult::Ok(v) => Some(Pc::CheckServer(v)),
+                AssignResult::FullShortcut | AssignResult::FullNoRoom => {
+                    Some(Pc::AddToBackendQueue)
+                }
+                AssignResult::NoServer => {
+                    // srv_redispatch_connect: NOSRV → 503, the stream ends.
+                    stream_end(sys, s, Outcome::NoServer, j);
+                    None
+                }
+            }
+        }
+        Pc::CheckServer(v) => Some(check_server(sys, s, v, j)),
+        Pc::AddToServerQueue(v) => {
+            pendconn_add(sys, s, j);
+            queued(sys, s, j);
+            b.dequeue_after_queueing
+                .then_some(Pc::DequeueAfterQueueing(v))
+        }
+        Pc::AddToBackendQueue => {
+            pendconn_add(sys, s, j);
+            if b.try_again {
+                Some(Pc::MustTryAgain)
+            } else {
+                queued(sys, s, j);
+                None
+            }
+        }
+        Pc::MustTryAgain => {
+            match pendconn_must_try_again(sys, s, b, j) {
+                TryAgain::Retry => Some(Pc::AssignServer),
+                TryAgain::No => {
+                    // srv_redispatch_connect, QUEUED: the target is NULL for a backend
+                    // queue entry, so there is no server queue to process.
+                    queued(sys, s, j);
+                    None
+                }
+                TryAgain::DequeueOurselves(v) => {
+                    queued(sys, s, j);
+                    Some(Pc::DequeueAfterQueueing(v))
+                }
+            }
+        }
+        Pc::DequeueAfterQueueing(v) | Pc::DequeueAfterRelease(v) => {
+            offer_slot(sys, v, j);
+            None
+        }
+        Pc::Dequeue => match pendconn_dequeue(sys, s, j) {
+            Dequeued::StillQueued => None,
+            Dequeued::TimedOut => {
+                stream_end(sys, s, Outcome::QueueTimeout, j);
+                None
+            }
+            Dequeued::Assigned => Some(Pc::Connect),
+            Dequeued::Rebalance => Some(Pc::AssignServer),
+        },
+        Pc::Connect => {
+            connect_server(sys, s, j);
+            None
+        }
+        Pc::Close => {
+            let outcome = if sys.streams[s as usize].kill_requested {
+                Outcome::Killed
+            } else {
+                Outcome::Served
+            };
+            stream_end(sys, s, outcome, j).map(Pc::DequeueAfterRelease)
+        }
+    }
+}
+
+/// assign_server_and_queue, SRV_STATUS_OK branch: take a slot on the picked server,
+/// or queue on it when it is full or already has a queue.
+fn check_server(sys: &mut System, s: StreamId, v: ServerId, j: &mut Journal) -> Pc {
+    if sys.streams[s as usize].srv_conn == Some(v) {
+        sys.streams[s as usize].phase = Phase::Ass;
+        return Pc::Connect;
+    }
+    let srv = &sys.px.servers[v as usize];
+    let full = srv
+        .dyn_maxconn()
+        .is_some_and(|m| srv.queue.length > 0 || srv.served >= m);
+    if full {
+        j.note(|| Event::ServerFull(s, v));
+        Pc::AddToServerQueue(v)
+    } else {
+        sess_change_server(sys, s, Some(v));
+        sys.streams[s as usize].phase = Phase::Ass;
+        j.note(|| Event::TookSlot(s, v));
+        Pc::Connect
+    }
+}
+
+/// assign_server_and_queue returned SRV_STATUS_QUEUED: the stream waits in SC_ST_QUE.
+fn queued(sys: &mut System, s: StreamId, j: &mut Journal) {
+    sys.streams[s as usize].phase = Phase::Que;
+    j.note(|| Event::Queued(s));
+}
+
+/// `if (may_dequeue_tasks(srv, px)) process_srv_queue(srv);`, the idiom HAProxy runs
+/// after queueing on a server and after releasing a slot.
+fn offer_slot(sys: &mut System, v: ServerId, j: &mut Journal) {
+    if may_dequeue_tasks(sys, v) {
+        process_srv_queue(sys, v, j);
+    } else {
+        j.note(|| Event::NoDequeue(v));
+    }
+}

@@ -1,0 +1,64 @@
+//! src/server.c and the CLI's server commands: admin state changes and
+//! `srv_shutdown_streams`.
+
+use crate::event::{Event, Journal};
+use crate::queue::{pendconn_grab_from_px, pendconn_redistribute, process_srv_queue};
+use crate::scenario::{CliCommand, CliKind};
+use crate::state::{Phase, ServerId, System};
+use crate::variant::Behaviour;
+
+/// Models the part of `disable server px/s` done under the server lock:
+/// `srv_set_admin_flag(FMAINT)` → `srv_update_status()`: the server enters maintenance
+/// and the LB propagation removes it (`tot_wact`/`tot_weight` drop). Streams served on
+/// it are not killed; they finish normally.
+pub fn srv_set_admin_maint(sys: &mut System, v: ServerId, j: &mut Journal) {
+    sys.px.servers[v as usize].maint = true;
+    j.note(|| Event::Disable(v));
+}
+
+/// Models `enable server px/s`: leaving maintenance, the server is RUNNING again and the
+/// LB propagation puts its weight back.
+pub fn srv_clear_admin_maint(sys: &mut System, v: ServerId, j: &mut Journal) {
+    sys.px.servers[v as usize].maint = false;
+    j.note(|| Event::Enable(v));
+}
+
+/// Models the stream walk of `srv_shutdown_streams()` (`shutdown sessions server`):
+/// every stream whose `srv_conn` is this server is told to die. Since b8e3b0a18 that is
+/// only a wake-up with a flag; the stream kills itself (and releases its slot) when its
+/// own thread next runs it. Streams grabbed off the books have no `srv_conn` and are not
+/// found.
+pub fn srv_shutdown_streams(sys: &mut System, v: ServerId, j: &mut Journal) {
+    let victims: Vec<u8> = (0..sys.streams.len() as u8)
+        .filter(|&s| {
+            let strm = &sys.streams[s as usize];
+            strm.srv_conn == Some(v) && !matches!(strm.phase, Phase::Done(_))
+        })
+        .collect();
+    for &s in &victims {
+        sys.streams[s as usize].kill_requested = true;
+        sys.wake(s);
+    }
+    j.note(|| Event::KillRequested(v, victims));
+}
+
+/// One section of a CLI command: `disable` and `shutdown sessions` end with
+/// `pendconn_redistribute()`, `enable` with `pendconn_grab_from_px()`, each a separate
+/// section from the state change before it (another lock).
+pub fn run_cli_section(
+    sys: &mut System,
+    command: CliCommand,
+    second_half: bool,
+    b: Behaviour,
+    j: &mut Journal,
+) {
+    let v = command.server;
+    match (command.kind, second_half) {
+        (CliKind::Disable, false) => srv_set_admin_maint(sys, v, j),
+        (CliKind::Shutdown, false) => srv_shutdown_streams(sys, v, j),
+        (CliKind::Disable | CliKind::Shutdown, true) => pendconn_redistribute(sys, v, b, j),
+        (CliKind::Enable, false) => srv_clear_admin_maint(sys, v, j),
+        (CliKind::Enable, true) if b.enable_processes_queue => process_srv_queue(sys, v, j),
+        (CliKind::Enable, true) => pendconn_grab_from_px(sys, v, j),
+    }
+}

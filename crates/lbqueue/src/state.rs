@@ -1,0 +1,386 @@
+//! The data HAProxy's queue logic works on: the backend (`struct proxy`), its servers,
+//! the streams and their pendconns, the threads that run the stream tasks, and the CLI.
+//!
+//! Everything is plain data (`Clone + Eq + Hash`) so that a model checker can store and
+//! compare whole systems. Nothing here holds a counter that grows without bound: a state
+//! that loops in HAProxy loops here too, which is what the cycle search relies on.
+
+use crate::scenario::{CliCommand, Scenario};
+
+/// Index of a stream in [`System::streams`] (`S1` is index 0 when printed).
+pub type StreamId = u8;
+/// Index of a server in [`Proxy::servers`].
+pub type ServerId = u8;
+/// Index of an HAProxy thread in [`System::threads`] (`T1` is index 0 when printed).
+pub type ThreadId = u8;
+
+/// Which queue a pendconn sits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QueueId {
+    /// The backend's queue (`px->queue`): streams that no server could take yet.
+    Backend,
+    /// A server's own queue (`srv->queue`): streams assigned to that server.
+    Server(ServerId),
+}
+
+/// A queue's counters. The entries themselves live in [`Proxy::pendconns`], in enqueue
+/// order, because HAProxy compares the heads of a server queue and of the backend queue
+/// by age when it dequeues.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Queue {
+    /// `queue.length`: the atomic count HAProxy reads without the lock.
+    pub length: u8,
+}
+
+/// `struct server`, reduced to what the queue logic reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Server {
+    /// Admin maintenance flag (FMAINT), set by `disable server`, cleared by `enable server`.
+    pub maint: bool,
+    /// `maxconn` (0 = unlimited); static, so `srv_dynamic_maxconn` is this value.
+    pub maxconn: u8,
+    /// `served`: slots taken on this server (streams whose `srv_conn` is this server).
+    pub served: u8,
+    /// `cur_sess`: connections actually opened (SF_CURR_SESS), read by `may_dequeue_tasks`.
+    pub cur_sess: u8,
+    /// The server's own queue.
+    pub queue: Queue,
+    /// `dequeuing` (b11495652): set while one thread runs the `process_srv_queue` batch.
+    /// The step model runs that batch as one section, so it is always clear between
+    /// sections; the threaded composition uses it for real.
+    pub dequeuing: bool,
+    /// Effective weight (`cur_eweight`); a usable server contributes it to `tot_wact`.
+    pub weight: u8,
+}
+
+impl Server {
+    /// `srv_is_usable()`: weight, not in maintenance, state running.
+    pub fn usable(&self) -> bool {
+        self.weight > 0 && !self.maint
+    }
+
+    /// `srv_dynamic_maxconn()` with static maxconn; `None` when unlimited.
+    pub fn dyn_maxconn(&self) -> Option<u8> {
+        (self.maxconn > 0).then_some(self.maxconn)
+    }
+}
+
+/// A load-balancing algorithm (`px->lbprm.algo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LbAlgo {
+    /// `balance roundrobin`.
+    RoundRobin,
+    /// `balance static-rr` (same rotation as roundrobin when weights are equal).
+    StaticRr,
+    /// `balance first`: the first usable server with a free slot.
+    First,
+    /// A deterministic hash (`balance source`-like) that always picks the stream's own
+    /// server among the usable ones, full or not: exercises the server-queue path.
+    Hash,
+}
+
+impl LbAlgo {
+    /// The algorithms for which `assign_server` takes the "backend queue non-empty ⇒
+    /// FULL" shortcut (HAProxy calls them non-deterministic).
+    pub fn takes_shortcut(self) -> bool {
+        matches!(self, LbAlgo::RoundRobin | LbAlgo::StaticRr | LbAlgo::First)
+    }
+}
+
+/// `struct proxy` (the backend), reduced to what the queue logic reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Proxy {
+    /// The backend's queue counters (`px->queue.length`).
+    pub queue: Queue,
+    /// `totpend`: backend queue plus every server queue.
+    pub totpend: u8,
+    /// `served`: sum of the servers' `served`.
+    pub served: u8,
+    /// `beconn`: streams attached to the backend, the one doing LB included.
+    pub beconn: u8,
+    /// The LB algorithm.
+    pub algo: LbAlgo,
+    /// Next server in the round-robin rotation.
+    pub rr_next: ServerId,
+    /// The servers.
+    pub servers: Vec<Server>,
+    /// Every linked pendconn of every queue, oldest first (the queue trees' keys).
+    pub pendconns: Vec<StreamId>,
+}
+
+impl Proxy {
+    /// `px->lbprm.tot_weight` (all servers are active servers in the model).
+    pub fn tot_weight(&self) -> u16 {
+        self.servers
+            .iter()
+            .filter(|s| s.usable())
+            .map(|s| u16::from(s.weight))
+            .sum()
+    }
+
+    /// The counters of one queue.
+    pub fn queue(&self, q: QueueId) -> &Queue {
+        match q {
+            QueueId::Backend => &self.queue,
+            QueueId::Server(s) => &self.servers[s as usize].queue,
+        }
+    }
+
+    pub(crate) fn queue_mut(&mut self, q: QueueId) -> &mut Queue {
+        match q {
+            QueueId::Backend => &mut self.queue,
+            QueueId::Server(s) => &mut self.servers[s as usize].queue,
+        }
+    }
+}
+
+/// Where a stream's back side is (`scb->state`), plus its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    /// Accepted but not yet run: has not picked the backend (not in `beconn`).
+    New,
+    /// SC_ST_REQ: needs load balancing.
+    Req,
+    /// SC_ST_QUE: has a pendconn.
+    Que,
+    /// SC_ST_ASS: a server is assigned, the connection is not opened yet.
+    Ass,
+    /// SC_ST_EST: connected to its server, waiting for the response.
+    Est,
+    /// The stream ended.
+    Done(Outcome),
+}
+
+/// How a stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Got its response from a server.
+    Served,
+    /// 503: no server available (NOSRV).
+    NoServer,
+    /// 503: queue timeout (sQ).
+    QueueTimeout,
+    /// Killed by `shutdown sessions server`.
+    Killed,
+}
+
+/// A queue entry (`struct pendconn`). A pendconn is linked iff its stream is in
+/// [`Proxy::pendconns`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pendconn {
+    /// The queue it was added to.
+    pub queue: QueueId,
+    /// `p->target`: the server that picked it (NULL until picked).
+    pub target: Option<ServerId>,
+    /// SF_ASSIGNED in `p->strm_flags`, the flags the stream takes back on dequeue.
+    pub assigned: bool,
+}
+
+/// `struct stream`, reduced to what the queue logic reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Stream {
+    /// The thread whose scheduler runs this stream's task.
+    pub thread: ThreadId,
+    /// Back side state.
+    pub phase: Phase,
+    /// `target`: the assigned server, if any.
+    pub target: Option<ServerId>,
+    /// SF_ASSIGNED: `target` is valid, skip LB.
+    pub assigned: bool,
+    /// `srv_conn`: the server whose slot this stream holds (counted in `served`).
+    pub srv_conn: Option<ServerId>,
+    /// SF_CURR_SESS: counted in the target's `cur_sess`.
+    pub curr_sess: bool,
+    /// `pend_pos`: this stream's pendconn, linked or picked-not-yet-consumed.
+    pub pend_pos: Option<Pendconn>,
+    /// A kill request (`stream_shutdown`, UEVT) is pending: the stream kills itself on
+    /// its next run (b8e3b0a18).
+    pub kill_requested: bool,
+    /// The queue timeout expired (`conn_exp` reached) and woke the task.
+    pub timed_out: bool,
+}
+
+impl Stream {
+    /// A stream that has not arrived yet, bound to `thread`.
+    pub fn new(thread: ThreadId) -> Self {
+        Stream {
+            thread,
+            phase: Phase::New,
+            target: None,
+            assigned: false,
+            srv_conn: None,
+            curr_sess: false,
+            pend_pos: None,
+            kill_requested: false,
+            timed_out: false,
+        }
+    }
+
+    /// Whether the stream has ended.
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done(_))
+    }
+}
+
+/// The next section of the stream task a thread is running (its program counter inside
+/// `process_stream`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pc {
+    /// `balance_again:` in assign_server_and_queue → `assign_server()`.
+    AssignServer,
+    /// assign_server_and_queue, SRV_STATUS_OK: is the picked server full?
+    CheckServer(ServerId),
+    /// assign_server_and_queue: `pendconn_add()` to the server's queue.
+    AddToServerQueue(ServerId),
+    /// assign_server_and_queue, SRV_STATUS_FULL: `pendconn_add()` to the backend queue.
+    AddToBackendQueue,
+    /// assign_server_and_queue: `pendconn_must_try_again()`.
+    MustTryAgain,
+    /// srv_redispatch_connect, QUEUED: `may_dequeue_tasks()` → `process_srv_queue()`.
+    DequeueAfterQueueing(ServerId),
+    /// A task woken in SC_ST_QUE: `pendconn_dequeue()` (or the queue timeout).
+    Dequeue,
+    /// back_try_conn_req in SC_ST_ASS: `connect_server()`.
+    Connect,
+    /// A task woken in SC_ST_EST: the response is served, or a pending kill request is
+    /// honoured; the stream ends and releases its slot.
+    Close,
+    /// After a stream released its slot: `may_dequeue_tasks()` → `process_srv_queue()`.
+    DequeueAfterRelease(ServerId),
+}
+
+impl Pc {
+    /// Whether this section belongs to one call of `assign_server_and_queue`.
+    pub fn in_assign(self) -> bool {
+        matches!(
+            self,
+            Pc::AssignServer
+                | Pc::CheckServer(_)
+                | Pc::AddToServerQueue(_)
+                | Pc::AddToBackendQueue
+                | Pc::MustTryAgain
+        )
+    }
+}
+
+/// The stream task a thread is in the middle of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Task {
+    /// The stream whose task runs.
+    pub stream: StreamId,
+    /// Its next section.
+    pub pc: Pc,
+}
+
+/// An HAProxy thread: a run queue of woken stream tasks, and the one it is running.
+/// A thread runs one task at a time, so a task that loops starves the others.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Thread {
+    /// Woken tasks, in wake-up order.
+    pub runq: Vec<StreamId>,
+    /// The task being run, if it has sections left.
+    pub task: Option<Task>,
+}
+
+/// The whole system: the backend, the streams, the threads, and the CLI's position in
+/// its script.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct System {
+    /// The backend.
+    pub px: Proxy,
+    /// Every stream of the scenario, arrived or not.
+    pub streams: Vec<Stream>,
+    /// The HAProxy threads.
+    pub threads: Vec<Thread>,
+    /// Streams that have arrived (they arrive in id order).
+    pub arrived: u8,
+    /// Index of the CLI's next section in [`Scenario::cli_sections`].
+    pub cli_pc: u8,
+}
+
+impl System {
+    /// The initial system of a scenario: every server enabled and idle, no stream arrived.
+    pub fn new(scenario: &Scenario) -> Self {
+        let servers = scenario
+            .servers
+            .iter()
+            .map(|s| Server {
+                maint: false,
+                maxconn: s.maxconn,
+                served: 0,
+                cur_sess: 0,
+                queue: Queue::default(),
+                dequeuing: false,
+                weight: s.weight,
+            })
+            .collect();
+        System {
+            px: Proxy {
+                queue: Queue::default(),
+                totpend: 0,
+                served: 0,
+                beconn: 0,
+                algo: scenario.algo,
+                rr_next: 0,
+                servers,
+                pendconns: Vec::new(),
+            },
+            streams: scenario.streams.iter().map(|&t| Stream::new(t)).collect(),
+            threads: vec![Thread::default(); scenario.threads as usize],
+            arrived: 0,
+            cli_pc: 0,
+        }
+    }
+
+    /// Whether a pendconn of `s` is linked in a queue.
+    pub fn is_linked(&self, s: StreamId) -> bool {
+        self.px.pendconns.contains(&s)
+    }
+
+    /// The streams linked in queue `q`, oldest first.
+    pub fn queue_entries(&self, q: QueueId) -> impl Iterator<Item = StreamId> + '_ {
+        self.px.pendconns.iter().copied().filter(move |&s| {
+            self.streams[s as usize]
+                .pend_pos
+                .is_some_and(|p| p.queue == q)
+        })
+    }
+
+    /// The oldest stream linked in queue `q`.
+    pub fn queue_head(&self, q: QueueId) -> Option<StreamId> {
+        self.queue_entries(q).next()
+    }
+
+    /// Wakes a stream's task (`task_wakeup`): queues it on its thread unless it is
+    /// already queued. A task that is running is queued again to run after.
+    pub fn wake(&mut self, s: StreamId) {
+        let t = self.streams[s as usize].thread as usize;
+        if !self.threads[t].runq.contains(&s) {
+            self.threads[t].runq.push(s);
+        }
+    }
+
+    /// The thread that is inside assign_server_and_queue, with its stream, if any.
+    pub fn threads_in_assign(&self) -> impl Iterator<Item = (ThreadId, StreamId)> + '_ {
+        self.threads.iter().enumerate().filter_map(|(t, th)| {
+            th.task
+                .filter(|task| task.pc.in_assign())
+                .map(|task| (t as ThreadId, task.stream))
+        })
+    }
+
+    /// Whether the CLI stands between two commands (not between two sections of one).
+    pub fn cli_at_command_boundary(&self, scenario: &Scenario) -> bool {
+        scenario.cli_section(self.cli_pc).is_none_or(|s| s.first)
+    }
+
+    /// Whether the CLI has commands left.
+    pub fn cli_pending(&self, scenario: &Scenario) -> bool {
+        (self.cli_pc as usize) < scenario.cli_section_count()
+    }
+
+    /// The command the CLI is running or about to run.
+    pub fn cli_command(&self, scenario: &Scenario) -> Option<CliCommand> {
+        scenario.cli_section(self.cli_pc).map(|s| s.command)
+    }
+}

@@ -1,0 +1,143 @@
+//! The historical versions of HAProxy's queue logic, chosen at run time.
+//!
+//! A variant is a set of [`Behaviour`] switches, so a new fix is one more row in
+//! [`Variant::behaviour`] rather than a copy of the queue code.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One version of the queue logic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Variant {
+    /// Before 5541d4995d: no `pendconn_must_try_again`, no dequeue after queueing.
+    Toctou,
+    /// 8d68717a4: the try-again loop, backend queue never purged (the commit message's state).
+    Livelock,
+    /// 53f52e67a: `pendconn_redistribute` purges the backend queue when no usable server is left.
+    Purge,
+    /// `purge` plus HAProxy's own follow-ups: ca275d99c (no shortcut while nothing is
+    /// served) and 111ea83ed (a server coming back runs its queue, no more grab).
+    Upstream,
+    /// `purge` plus the two changes to `pendconn_must_try_again` the checker showed
+    /// necessary (CHECKS.md, "fixed").
+    Fixed,
+}
+
+/// The switches that tell the variants apart. Every section function reads these and
+/// nothing else about the variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Behaviour {
+    /// 5541d4995d: after `pendconn_add` to the backend queue, call
+    /// `pendconn_must_try_again` and go back to `balance_again` when it says so.
+    pub try_again: bool,
+    /// 5541d4995d: `srv_redispatch_connect` runs `process_srv_queue` right after a
+    /// stream was queued on a server (`may_dequeue_tasks`).
+    pub dequeue_after_queueing: bool,
+    /// 53f52e67a: `pendconn_redistribute` purges the backend queue when the backend has
+    /// no usable weight left.
+    pub purge_backend_queue: bool,
+    /// ca275d99c: `assign_server`'s "backend queue non-empty ⇒ FULL" shortcut is only
+    /// taken while some stream is served on the backend (`px->served > 0`).
+    pub shortcut_needs_served: bool,
+    /// lbqueue's own change: `pendconn_must_try_again` also takes the entry back when the
+    /// backend has no usable server, so that the retried LB answers NOSRV instead of
+    /// leaving a pendconn that nobody will dequeue.
+    pub try_again_without_usable_server: bool,
+    /// 111ea83ed: a server coming back runs `process_srv_queue` (its own queue first,
+    /// slots counted) instead of `pendconn_grab_from_px` (backend queue only, uncounted).
+    pub enable_processes_queue: bool,
+    /// lbqueue's own change: when `pendconn_must_try_again` finds nobody served but a
+    /// usable server, the stream stays queued and runs that server's queue itself instead
+    /// of going back to `balance_again`.
+    pub dequeue_instead_of_retry: bool,
+}
+
+impl Variant {
+    /// Every variant, in history order.
+    pub const ALL: [Variant; 5] = [
+        Variant::Toctou,
+        Variant::Livelock,
+        Variant::Purge,
+        Variant::Upstream,
+        Variant::Fixed,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Toctou => "toctou",
+            Variant::Livelock => "livelock",
+            Variant::Purge => "purge",
+            Variant::Upstream => "upstream",
+            Variant::Fixed => "fixed",
+        }
+    }
+
+    /// One line for `lbq list` and report headers.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Variant::Toctou => "before 5541d4995d: queue without re-checking for a dequeuer",
+            Variant::Livelock => "8d68717a4: try-again loop, backend queue not purged",
+            Variant::Purge => "53f52e67a: backend queue purged when no usable server is left",
+            Variant::Upstream => "purge + ca275d99c (shortcut only while served) + 111ea83ed (no grab_from_px)",
+            Variant::Fixed => "purge + must_try_again never spins: NOSRV retry without a usable server, else dequeue ourselves",
+        }
+    }
+
+    /// The switches this variant sets.
+    pub fn behaviour(self) -> Behaviour {
+        let none = Behaviour {
+            try_again: false,
+            dequeue_after_queueing: false,
+            purge_backend_queue: false,
+            shortcut_needs_served: false,
+            try_again_without_usable_server: false,
+            enable_processes_queue: false,
+            dequeue_instead_of_retry: false,
+        };
+        match self {
+            Variant::Toctou => none,
+            Variant::Livelock => Behaviour {
+                try_again: true,
+                dequeue_after_queueing: true,
+                ..none
+            },
+            Variant::Purge => Behaviour {
+                purge_backend_queue: true,
+                ..Variant::Livelock.behaviour()
+            },
+            Variant::Upstream => Behaviour {
+                shortcut_needs_served: true,
+                enable_processes_queue: true,
+                ..Variant::Purge.behaviour()
+            },
+            Variant::Fixed => Behaviour {
+                try_again_without_usable_server: true,
+                dequeue_instead_of_retry: true,
+                ..Variant::Purge.behaviour()
+            },
+        }
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
+                format!(
+                    "unknown variant `{s}`: expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}

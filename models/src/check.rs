@@ -1,0 +1,224 @@
+//! One check of one scenario and variant: explore the step model, evaluate every
+//! property, and produce a [`Report`] (what `lbq check` prints).
+
+use std::time::Duration;
+
+use lbqueue::{Actor, Scenario};
+use serde::Serialize;
+use stateright::{Expectation, Model};
+
+use crate::graph::{Bounds, Graph};
+use crate::liveness::{fair_cycle, solo_cycle, stuck_cycle, Lasso};
+use crate::step_model::{StepModel, ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES};
+use crate::trace::Trace;
+
+/// Verdict on one property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Holds on every reachable state (the search was complete).
+    Holds,
+    /// A counterexample was found (for a sometimes-property: not used).
+    Violated,
+    /// A sometimes-property's situation was reached.
+    Reached,
+    /// A sometimes-property's situation was not reached in a complete search.
+    Unreached,
+    /// The search stopped at a bound before it could decide.
+    Incomplete,
+}
+
+/// The kind of a property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// An invariant on every reachable state.
+    Always,
+    /// A vacuity guard: some reachable state has it.
+    Sometimes,
+    /// No reachable weakly-fair cycle without progress.
+    FairCycle,
+    /// No reachable state from which a thread, run alone, loops forever.
+    SoloCycle,
+    /// No reachable loop that no schedule can leave (a closed component without progress).
+    StuckCycle,
+}
+
+/// One property's verdict, with its trace when violated (or reached).
+#[derive(Clone, Debug, Serialize)]
+pub struct PropertyReport {
+    /// The property's name (DESIGN.md's names).
+    pub name: &'static str,
+    /// Its kind.
+    pub kind: Kind,
+    /// The verdict.
+    pub status: Status,
+    /// A note (e.g. what kind of loop a solo violation is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The counterexample (or, for a sometimes-property, the example).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Trace>,
+}
+
+/// The report of one check.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// The variant checked.
+    pub variant: String,
+    /// The scenario checked.
+    pub scenario: String,
+    /// The engine.
+    pub engine: &'static str,
+    /// Whether every reachable state was explored.
+    pub complete: bool,
+    /// Transitions generated (states visited, duplicates included).
+    pub states: usize,
+    /// Distinct states.
+    pub unique_states: usize,
+    /// Deepest BFS level.
+    pub max_depth: u32,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Per property.
+    pub properties: Vec<PropertyReport>,
+}
+
+impl Report {
+    /// The report of one property.
+    pub fn property(&self, name: &str) -> Option<&PropertyReport> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// Whether any property is violated (sometimes-properties not reached in a
+    /// complete search count: the check proved nothing).
+    pub fn any_violated(&self) -> bool {
+        self.properties
+            .iter()
+            .any(|p| matches!(p.status, Status::Violated | Status::Unreached))
+    }
+
+    /// Exit code for `lbq check`: 0 all hold and complete, 1 violated, 3 incomplete.
+    pub fn exit_code(&self) -> i32 {
+        if self.any_violated() {
+            1
+        } else if !self.complete {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// Checks a scenario (with its variant) exhaustively, within `bounds`.
+pub fn check(scenario: &Scenario, bounds: Bounds) -> Report {
+    let model = StepModel::new(scenario.clone());
+    let g = Graph::explore(&model, bounds);
+    let mut properties = Vec::new();
+    for (i, p) in model.properties().iter().enumerate() {
+        let found = g.discoveries[i];
+        let (kind, status) = match (&p.expectation, found, g.complete) {
+            (&Expectation::Always, Some(_), _) => (Kind::Always, Status::Violated),
+            (&Expectation::Always, None, true) => (Kind::Always, Status::Holds),
+            (&Expectation::Always, None, false) => (Kind::Always, Status::Incomplete),
+            (_, Some(_), _) => (Kind::Sometimes, Status::Reached),
+            (_, None, true) => (Kind::Sometimes, Status::Unreached),
+            (_, None, false) => (Kind::Sometimes, Status::Incomplete),
+        };
+        let trace = found.map(|id| {
+            let (init, prefix) = g.path_to(id);
+            Trace::render(
+                &model,
+                &g,
+                &Lasso {
+                    init,
+                    prefix,
+                    cycle: Vec::new(),
+                },
+            )
+        });
+        properties.push(PropertyReport {
+            name: p.name,
+            kind,
+            status,
+            note: None,
+            trace,
+        });
+    }
+    let stuck = stuck_cycle(&model, &g);
+    let livelock = fair_cycle(&model, &g);
+    let spin = solo_cycle(&model, &g, StepModel::threads_in_assign);
+    let lockstep_note = (livelock.is_some() && stuck.is_none()).then(|| {
+        "every fair cycle found can still be left by some schedule: threads keep each other looping only in lockstep"
+            .to_string()
+    });
+    properties.push(liveness_report(
+        &model,
+        &g,
+        ASSIGN_TERMINATES,
+        Kind::FairCycle,
+        livelock.as_ref(),
+        lockstep_note,
+    ));
+    properties.push(liveness_report(
+        &model,
+        &g,
+        ASSIGN_CAN_RETURN,
+        Kind::StuckCycle,
+        stuck.as_ref(),
+        None,
+    ));
+    let spin_note = (spin.is_some() && livelock.is_none()).then(|| {
+        "spin-wait, not a livelock: the loop ends as soon as another thread runs (assign_terminates holds)"
+            .to_string()
+    });
+    properties.push(liveness_report(
+        &model,
+        &g,
+        ASSIGN_SOLO_TERMINATES,
+        Kind::SoloCycle,
+        spin.as_ref(),
+        spin_note,
+    ));
+    Report {
+        variant: scenario.variant.name().to_string(),
+        scenario: scenario.name.clone(),
+        engine: "stateright-step",
+        complete: g.complete,
+        states: g.transitions + g.states.len().min(1),
+        unique_states: g.states.len(),
+        max_depth: g.max_depth(),
+        seconds: g.elapsed.as_secs_f64(),
+        properties,
+    }
+}
+
+fn liveness_report(
+    model: &StepModel,
+    g: &Graph<StepModel>,
+    name: &'static str,
+    kind: Kind,
+    lasso: Option<&Lasso<Actor>>,
+    note: Option<String>,
+) -> PropertyReport {
+    let status = match (lasso, g.complete) {
+        (Some(_), _) => Status::Violated,
+        (None, true) => Status::Holds,
+        (None, false) => Status::Incomplete,
+    };
+    PropertyReport {
+        name,
+        kind,
+        status,
+        note,
+        trace: lasso.map(|l| Trace::render(model, g, l)),
+    }
+}
+
+/// Default bounds of `lbq check`: none but a generous timeout.
+pub fn default_bounds() -> Bounds {
+    Bounds {
+        max_states: None,
+        timeout: Some(Duration::from_secs(600)),
+    }
+}

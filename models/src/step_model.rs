@@ -1,0 +1,214 @@
+//! The step model: a stateright [`Model`] whose state is the whole lbqueue [`System`]
+//! (backend, servers, streams, per-thread program counters, the CLI's position) and
+//! whose actions are "actor X runs its next section". Every action calls
+//! [`lbqueue::step`]; no queue logic is written here.
+
+use lbqueue::invariants::{counters_consistent, no_usable_server, threads_idle};
+use lbqueue::{
+    enabled_actors, is_enabled, step, Actor, CliKind, Journal, LbAlgo, QueueId, Scenario, System,
+};
+use stateright::{Model, Property};
+
+use crate::liveness::Fairness;
+
+/// A scenario (with its variant) as a stateright model.
+#[derive(Clone, Debug)]
+pub struct StepModel {
+    /// What is checked.
+    pub scenario: Scenario,
+}
+
+impl StepModel {
+    /// The model of a scenario.
+    pub fn new(scenario: Scenario) -> Self {
+        StepModel { scenario }
+    }
+
+    /// Nothing can run but queue timeouts: every thread idle, the CLI script done,
+    /// every client arrived.
+    pub fn quiescent(&self, s: &System) -> bool {
+        threads_idle(s) && !s.cli_pending(&self.scenario) && s.arrived as usize == s.streams.len()
+    }
+
+    /// The threads inside assign_server_and_queue (the candidates for a loop).
+    pub fn threads_in_assign(s: &System) -> Vec<Actor> {
+        s.threads_in_assign()
+            .map(|(t, _)| Actor::Thread(t))
+            .collect()
+    }
+
+    fn scenario_disables(&self) -> bool {
+        self.scenario.cli.iter().any(|c| c.kind == CliKind::Disable)
+    }
+
+    fn scenario_enables(&self) -> bool {
+        self.scenario.cli.iter().any(|c| c.kind == CliKind::Enable)
+    }
+
+    /// Whether the CLI can leave the backend without a usable server.
+    fn scenario_downs_every_server(&self) -> bool {
+        (0..self.scenario.servers.len() as u8).all(|v| {
+            self.scenario
+                .cli
+                .iter()
+                .any(|c| c.kind == CliKind::Disable && c.server == v)
+        })
+    }
+}
+
+/// `no_orphan_pendconn`: at quiescence (nothing can run but timeouts) every non-empty
+/// queue has someone who will dequeue it. At quiescence no stream holds a slot that it
+/// will release, so any linked pendconn is an orphan: it waits for its queue timeout,
+/// or forever.
+fn no_orphan_pendconn(m: &StepModel, s: &System) -> bool {
+    !m.quiescent(s) || s.px.pendconns.is_empty()
+}
+
+/// `backend_queue_drains`: once no usable server is left and every woken task has run
+/// (and the CLI is between commands), the backend queue is empty.
+fn backend_queue_drains(m: &StepModel, s: &System) -> bool {
+    let settled = no_usable_server(s) && threads_idle(s) && s.cli_at_command_boundary(&m.scenario);
+    !settled || s.px.queue.length == 0
+}
+
+/// `no_stream_lost`: at quiescence every stream has ended exactly once, except, when
+/// queue timeouts are on, streams still waiting with their timer armed.
+fn no_stream_lost(m: &StepModel, s: &System) -> bool {
+    !m.quiescent(s)
+        || s.streams.iter().enumerate().all(|(i, strm)| {
+            strm.is_done()
+                || (m.scenario.queue_timeout && is_enabled(s, &m.scenario, Actor::Timeout(i as u8)))
+        })
+}
+
+fn counters_ok(_: &StepModel, s: &System) -> bool {
+    counters_consistent(s).is_ok()
+}
+
+fn backend_queue_used(_: &StepModel, s: &System) -> bool {
+    s.px.queue.length > 0
+}
+
+fn server_queue_used(_: &StepModel, s: &System) -> bool {
+    s.px.servers.iter().any(|v| v.queue.length > 0)
+}
+
+fn server_down_with_queued_streams(_: &StepModel, s: &System) -> bool {
+    s.px.servers.iter().any(|v| v.maint) && !s.px.pendconns.is_empty()
+}
+
+fn last_server_down_with_queued_streams(_: &StepModel, s: &System) -> bool {
+    no_usable_server(s) && !s.px.pendconns.is_empty()
+}
+
+fn server_back_in_service(m: &StepModel, s: &System) -> bool {
+    // Past an `enable server` section, with that server usable again.
+    (0..s.cli_pc).any(|pc| {
+        m.scenario.cli_section(pc).is_some_and(|sec| {
+            sec.command.kind == CliKind::Enable
+                && s.px.servers[sec.command.server as usize].usable()
+        })
+    }) && s.streams.iter().any(|strm| !strm.is_done())
+}
+
+/// Names of the liveness properties, checked by the cycle searches of
+/// [`crate::liveness`] rather than by stateright.
+pub const ASSIGN_TERMINATES: &str = "assign_terminates";
+/// See [`ASSIGN_TERMINATES`].
+pub const ASSIGN_SOLO_TERMINATES: &str = "assign_solo_terminates";
+/// See [`ASSIGN_TERMINATES`]: from every reachable state, a call in progress can still
+/// return under some schedule (no loop that the watchdog is certain to kill).
+pub const ASSIGN_CAN_RETURN: &str = "assign_can_return";
+
+impl Model for StepModel {
+    type State = System;
+    type Action = Actor;
+
+    fn init_states(&self) -> Vec<System> {
+        vec![System::new(&self.scenario)]
+    }
+
+    fn actions(&self, state: &System, actions: &mut Vec<Actor>) {
+        enabled_actors(state, &self.scenario, actions);
+    }
+
+    fn next_state(&self, last: &System, action: Actor) -> Option<System> {
+        let mut next = last.clone();
+        step(&mut next, &self.scenario, action, &mut Journal::silent());
+        Some(next)
+    }
+
+    fn format_action(&self, action: &Actor) -> String {
+        action.to_string()
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        let mut p = vec![
+            Property::always("counters_consistent", counters_ok),
+            Property::always("no_orphan_pendconn", no_orphan_pendconn),
+            Property::always("no_stream_lost", no_stream_lost),
+            Property::always("backend_queue_drains", backend_queue_drains),
+        ];
+        // Vacuity guards: only those the scenario can reach by construction.
+        if self.scenario.algo == LbAlgo::Hash {
+            p.push(Property::sometimes("server_queue_used", server_queue_used));
+        } else {
+            p.push(Property::sometimes(
+                "backend_queue_used",
+                backend_queue_used,
+            ));
+        }
+        if self.scenario_disables() {
+            p.push(Property::sometimes(
+                "server_down_with_queued_streams",
+                server_down_with_queued_streams,
+            ));
+        }
+        if self.scenario_downs_every_server() {
+            p.push(Property::sometimes(
+                "last_server_down_with_queued_streams",
+                last_server_down_with_queued_streams,
+            ));
+        }
+        if self.scenario_disables() && self.scenario_enables() {
+            p.push(Property::sometimes(
+                "server_back_in_service",
+                server_back_in_service,
+            ));
+        }
+        p
+    }
+}
+
+impl Fairness for StepModel {
+    type Actor = Actor;
+
+    fn actor(&self, action: &Actor) -> Actor {
+        *action
+    }
+
+    /// Progress: a call of assign_server_and_queue returns (the thread was inside it
+    /// and is no longer, or is in another stream's call).
+    fn is_progress(&self, from: &System, action: &Actor, to: &System) -> bool {
+        let Actor::Thread(t) = *action else {
+            return false;
+        };
+        let before = from.threads[t as usize].task;
+        let after = to.threads[t as usize].task;
+        match before {
+            Some(b) if b.pc.in_assign() => {
+                after.is_none_or(|a| a.stream != b.stream || !a.pc.in_assign())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether a queue holds `s` — used by trace rendering.
+pub fn queue_of(sys: &System, s: u8) -> Option<QueueId> {
+    if sys.is_linked(s) {
+        sys.streams[s as usize].pend_pos.map(|p| p.queue)
+    } else {
+        None
+    }
+}
