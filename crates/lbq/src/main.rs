@@ -1,38 +1,31 @@
-use lbqueue::{presets, Variant};
-use lbqueue_models::{check, Bounds};
+//! `lbq`: check HAProxy's queue logic and print counterexamples in HAProxy's words.
+//!
+//! Exit codes: 0 every property holds (exhaustive and complete), 1 a property is
+//! violated, 2 bad input, 3 incomplete (a bound stopped the search first).
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() == 4 {
-        let sc = presets::get(&args[1])
-            .unwrap()
-            .with_variant(args[2].parse::<Variant>().unwrap());
-        let r = check(&sc, Bounds::default());
-        let p = r.property(&args[3]).unwrap();
-        println!("{:?} {:?}", p.status, p.note);
-        if let Some(t) = &p.trace {
-            print!("{t}");
+mod cli;
+mod output;
+mod tour;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout with success; usage errors are bad input.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
         }
-        return;
-    }
-    for sc in presets::all() {
-        for v in Variant::ALL {
-            let r = check(&sc.with_variant(v), Bounds::default());
-            let viol: Vec<_> = r
-                .properties
-                .iter()
-                .map(|p| format!("{}={:?}", p.name, p.status))
-                .collect();
-            println!(
-                "{} {} states={} unique={} depth={} {:.2}s\n   {}",
-                sc.name,
-                v,
-                r.states,
-                r.unique_states,
-                r.max_depth,
-                r.seconds,
-                viol.join(" ")
-            );
+    };
+    match cli.run() {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("lbq: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::event::{Event, Journal};
 use crate::state::{Pendconn, Phase, QueueId, ServerId, StreamId, System};
-use crate::variant::Behaviour;
+use crate::variant::{Behaviour, SeededBug};
 
 /// Models `pendconn_add()`: a new pendconn for `s`, in its server's queue when the
 /// stream is ASSIGNED to a server, else in the backend queue. It never asks whether
@@ -219,7 +219,13 @@ pub enum Dequeued {
 /// entry off its own queue (without option redispatch their ASSIGNED flag is dropped, so
 /// they redo LB) and wakes them. With 53f52e67a's purge, when the backend has no usable
 /// weight left, does the same to every entry of the backend queue.
-pub fn pendconn_redistribute(sys: &mut System, v: ServerId, b: Behaviour, j: &mut Journal) {
+pub fn pendconn_redistribute(
+    sys: &mut System,
+    v: ServerId,
+    b: Behaviour,
+    bug: Option<SeededBug>,
+    j: &mut Journal,
+) {
     let mut from_server = Vec::new();
     if sys.px.servers[v as usize].maint {
         from_server = sys.queue_entries(QueueId::Server(v)).collect();
@@ -236,6 +242,9 @@ pub fn pendconn_redistribute(sys: &mut System, v: ServerId, b: Behaviour, j: &mu
         for &s in &from_backend {
             unlink(sys, s);
             sys.wake(s);
+        }
+        if bug == Some(SeededBug::PurgeKeepsTotpend) {
+            sys.px.totpend += from_backend.len() as u8;
         }
     }
     j.note(|| Event::Redistribute {

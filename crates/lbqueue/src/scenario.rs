@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::state::{LbAlgo, ServerId, ThreadId};
-use crate::variant::Variant;
+use crate::variant::{SeededBug, Variant};
 
 /// Limits that keep every scenario exhaustively checkable and every counter in a `u8`.
 pub mod limits {
@@ -76,6 +76,8 @@ pub struct Scenario {
     pub cli: Vec<CliCommand>,
     /// Whether `timeout queue` is set (queued streams may time out).
     pub queue_timeout: bool,
+    /// A bug seeded by a test to show a property bites; never read from a file.
+    pub seeded_bug: Option<SeededBug>,
 }
 
 /// One section of the CLI script.
@@ -340,6 +342,7 @@ impl ScenarioFile {
             streams,
             cli,
             queue_timeout: self.queue_timeout,
+            seeded_bug: None,
         })
     }
 }

@@ -94,7 +94,7 @@ pub fn step(sys: &mut System, sc: &Scenario, actor: Actor, j: &mut Journal) {
         Actor::Cli => {
             let command = sys.cli_command(sc).expect("CLI step with an empty script");
             let second_half = sys.cli_pc % 2 == 1;
-            run_cli_section(sys, command, second_half, b, j);
+            run_cli_section(sys, command, second_half, b, sc.seeded_bug, j);
             sys.cli_pc += 1;
         }
         Actor::Client => {

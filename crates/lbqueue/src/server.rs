@@ -5,7 +5,7 @@ use crate::event::{Event, Journal};
 use crate::queue::{pendconn_grab_from_px, pendconn_redistribute, process_srv_queue};
 use crate::scenario::{CliCommand, CliKind};
 use crate::state::{Phase, ServerId, System};
-use crate::variant::Behaviour;
+use crate::variant::{Behaviour, SeededBug};
 
 /// Models the part of `disable server px/s` done under the server lock:
 /// `srv_set_admin_flag(FMAINT)` → `srv_update_status()`: the server enters maintenance
@@ -50,13 +50,14 @@ pub fn run_cli_section(
     command: CliCommand,
     second_half: bool,
     b: Behaviour,
+    bug: Option<SeededBug>,
     j: &mut Journal,
 ) {
     let v = command.server;
     match (command.kind, second_half) {
         (CliKind::Disable, false) => srv_set_admin_maint(sys, v, j),
         (CliKind::Shutdown, false) => srv_shutdown_streams(sys, v, j),
-        (CliKind::Disable | CliKind::Shutdown, true) => pendconn_redistribute(sys, v, b, j),
+        (CliKind::Disable | CliKind::Shutdown, true) => pendconn_redistribute(sys, v, b, bug, j),
         (CliKind::Enable, false) => srv_clear_admin_maint(sys, v, j),
         (CliKind::Enable, true) if b.enable_processes_queue => process_srv_queue(sys, v, j),
         (CliKind::Enable, true) => pendconn_grab_from_px(sys, v, j),

@@ -23,6 +23,16 @@ pub enum Variant {
     Fixed,
 }
 
+/// A bug seeded on purpose into one section, so that a test can show that a property
+/// catches it: a property that no variant violates would prove nothing. Set only by
+/// tests ([`crate::Scenario::seeded_bug`]); scenario files cannot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SeededBug {
+    /// The purge of `pendconn_redistribute` unlinks the backend entries but forgets to
+    /// subtract them from `px->totpend` (53f52e67a updates both counters by hand).
+    PurgeKeepsTotpend,
+}
+
 /// The switches that tell the variants apart. Every section function reads these and
 /// nothing else about the variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,0 +1,129 @@
+//! Command-line interface: argument parsing and the `check` and `list` commands.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use lbqueue::{presets, Scenario, Variant};
+use lbqueue_models::{check, Bounds};
+
+use crate::output;
+
+/// Model-check HAProxy's queue and load-balancing logic.
+///
+/// With no command: print the shortest loop of `livelock` (8d68717a4) and of `purge`
+/// (53f52e67a, the seed commit's fix), then verify `fixed` exhaustively on every preset.
+#[derive(Parser, Debug)]
+#[command(name = "lbq", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check one scenario against one variant and report every property.
+    Check(CheckArgs),
+    /// List the preset scenarios and the variants.
+    List,
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// The queue logic version: toctou, livelock, purge, upstream or fixed
+    /// (default: the scenario file's `variant`, else fixed).
+    #[arg(long)]
+    variant: Option<String>,
+    /// A preset name (see `lbq list`) or a scenario file (TOML).
+    #[arg(long, default_value = presets::DEFAULT)]
+    scenario: String,
+    /// Print one JSON report on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Write the first violated property's counterexample as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    trace_out: Option<PathBuf>,
+    /// Stop after this many unique states (the report is then incomplete).
+    #[arg(long, value_name = "N")]
+    max_states: Option<usize>,
+    /// Stop after this many seconds (the report is then incomplete).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+}
+
+impl Cli {
+    /// Runs the command; `Err` is bad input (exit 2).
+    pub fn run(self) -> Result<u8, String> {
+        match self.command {
+            None => Ok(crate::tour::run()),
+            Some(Command::List) => {
+                output::list();
+                Ok(0)
+            }
+            Some(Command::Check(args)) => args.run(),
+        }
+    }
+}
+
+impl CheckArgs {
+    fn run(self) -> Result<u8, String> {
+        let mut scenario = load_scenario(&self.scenario)?;
+        if let Some(v) = &self.variant {
+            scenario = scenario.with_variant(
+                v.parse::<Variant>()
+                    .map_err(|e| format!("--variant: {e}"))?,
+            );
+        }
+        let timeout = match self.timeout {
+            Some(t) if !(t.is_finite() && t > 0.0) => {
+                return Err(format!(
+                    "--timeout: expected a positive number of seconds, found {t}"
+                ))
+            }
+            t => t.map(Duration::from_secs_f64),
+        };
+        if self.max_states == Some(0) {
+            return Err("--max-states: expected a positive number of states, found 0".into());
+        }
+        let bounds = Bounds {
+            max_states: self.max_states,
+            timeout,
+        };
+        let report = check(&scenario, bounds);
+        if let Some(path) = &self.trace_out {
+            output::write_trace_file(path, &scenario, &report)?;
+        }
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("reports serialize")
+            );
+        } else {
+            output::print_report(&report);
+        }
+        Ok(report.exit_code() as u8)
+    }
+}
+
+/// A preset by name, else a scenario file.
+pub fn load_scenario(arg: &str) -> Result<Scenario, String> {
+    if let Some(s) = presets::get(arg) {
+        return Ok(s);
+    }
+    let path = Path::new(arg);
+    let text = std::fs::read(path).map_err(|e| {
+        let names: Vec<_> = presets::names().collect();
+        format!(
+            "--scenario `{arg}`: not a preset ({}) and not a readable file: {e}",
+            names.join(", ")
+        )
+    })?;
+    let text = String::from_utf8(text).map_err(|_| {
+        format!("scenario file {arg}: expected UTF-8 TOML text, found invalid UTF-8")
+    })?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("scenario");
+    Scenario::from_toml(&text, stem).map_err(|e| format!("{arg}: {e}"))
+}

@@ -1,0 +1,301 @@
+//! The regression gate: every variant × preset verdict, pinned.
+//!
+//! A change to the queue code that flips any verdict — a known bug no longer caught, a
+//! new violation in `fixed`, a sometimes-property no longer reached — fails here with
+//! the property's name and the command that shows its trace.
+
+use std::collections::BTreeSet;
+
+use lbqueue::{presets, SeededBug, Variant};
+use lbqueue_models::check::default_bounds;
+use lbqueue_models::step_model::{ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES};
+use lbqueue_models::{check, Bounds, Kind, Report, Status};
+
+const ORPHAN: &str = "no_orphan_pendconn";
+const LOST: &str = "no_stream_lost";
+const DRAINS: &str = "backend_queue_drains";
+const COUNTERS: &str = "counters_consistent";
+const AT: &str = ASSIGN_TERMINATES;
+const ACR: &str = ASSIGN_CAN_RETURN;
+const SOLO: &str = ASSIGN_SOLO_TERMINATES;
+
+/// (preset, variant, the properties it violates). Every other property holds, every
+/// sometimes-property is reached, every search is complete.
+#[rustfmt::skip]
+const EXPECTED: &[(&str, Variant, &[&str])] = &[
+    ("seed",        Variant::Toctou,   &[ORPHAN, LOST, DRAINS]),
+    ("seed",        Variant::Livelock, &[DRAINS, AT, ACR, SOLO]),
+    ("seed",        Variant::Purge,    &[DRAINS, AT, ACR, SOLO]),
+    ("seed",        Variant::Upstream, &[DRAINS, SOLO]),
+    ("seed",        Variant::Fixed,    &[]),
+    ("one-thread",  Variant::Toctou,   &[DRAINS]),
+    ("one-thread",  Variant::Livelock, &[DRAINS, AT, ACR, SOLO]),
+    ("one-thread",  Variant::Purge,    &[DRAINS, SOLO]),
+    ("one-thread",  Variant::Upstream, &[DRAINS]),
+    ("one-thread",  Variant::Fixed,    &[]),
+    ("hash",        Variant::Toctou,   &[ORPHAN, LOST]),
+    ("hash",        Variant::Livelock, &[]),
+    ("hash",        Variant::Purge,    &[]),
+    ("hash",        Variant::Upstream, &[]),
+    ("hash",        Variant::Fixed,    &[]),
+    ("two-servers", Variant::Toctou,   &[ORPHAN, LOST]),
+    ("two-servers", Variant::Livelock, &[AT, SOLO]),
+    ("two-servers", Variant::Purge,    &[AT, SOLO]),
+    ("two-servers", Variant::Upstream, &[SOLO]),
+    ("two-servers", Variant::Fixed,    &[]),
+    ("timeouts",    Variant::Toctou,   &[ORPHAN, DRAINS]),
+    ("timeouts",    Variant::Livelock, &[DRAINS, AT, SOLO]),
+    ("timeouts",    Variant::Purge,    &[DRAINS, AT, SOLO]),
+    ("timeouts",    Variant::Upstream, &[DRAINS, SOLO]),
+    ("timeouts",    Variant::Fixed,    &[]),
+    ("first",       Variant::Toctou,   &[ORPHAN, LOST]),
+    ("first",       Variant::Livelock, &[AT, SOLO]),
+    ("first",       Variant::Purge,    &[AT, SOLO]),
+    ("first",       Variant::Upstream, &[SOLO]),
+    ("first",       Variant::Fixed,    &[]),
+];
+
+fn run(preset: &str, variant: Variant) -> Report {
+    let scenario = presets::get(preset).expect("preset").with_variant(variant);
+    check(&scenario, default_bounds())
+}
+
+#[test]
+fn every_preset_and_variant_gets_its_pinned_verdict() {
+    assert_eq!(
+        EXPECTED.len(),
+        presets::names().count() * Variant::ALL.len(),
+        "the table must cover every preset × variant"
+    );
+    for &(preset, variant, violated) in EXPECTED {
+        let r = run(preset, variant);
+        let replay = format!("lbq check --scenario {preset} --variant {variant}");
+        assert!(r.complete, "{replay}: search incomplete");
+        let expected: BTreeSet<&str> = violated.iter().copied().collect();
+        let actual: BTreeSet<&str> = r
+            .properties
+            .iter()
+            .filter(|p| p.status == Status::Violated)
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(actual, expected, "{replay}: violated properties changed");
+        for p in &r.properties {
+            let fine = match p.kind {
+                Kind::Sometimes => p.status == Status::Reached,
+                _ => matches!(p.status, Status::Holds | Status::Violated),
+            };
+            assert!(fine, "{replay}: {} is {:?}", p.name, p.status);
+            assert_eq!(
+                p.trace.is_some(),
+                p.status != Status::Holds,
+                "{replay}: {} trace",
+                p.name
+            );
+        }
+    }
+}
+
+#[test]
+fn fixed_is_verified_completely_on_every_preset() {
+    for scenario in presets::all() {
+        let r = check(&scenario.with_variant(Variant::Fixed), default_bounds());
+        assert!(r.complete, "{}: incomplete", scenario.name);
+        assert_eq!(r.exit_code(), 0, "{}: {:?}", scenario.name, r.properties);
+        assert!(
+            r.unique_states > 1000,
+            "{}: suspiciously small graph",
+            scenario.name
+        );
+    }
+}
+
+/// postmortem (8d68717a4): after the last server went into maintenance, its streams
+/// ended without dequeuing (the server is unusable) and the backend queue kept S2, S3.
+/// `enable` handed S2 the server without counting it (pendconn_grab_from_px), so
+/// px->served stayed 0 while S3 sat in the backend queue; the next stream on S2's thread
+/// looped: FULL by the shortcut → pendconn_add → must_try_again → 1 → again.
+#[test]
+fn livelock_loops_the_way_the_seed_commit_says() {
+    let r = run("seed", Variant::Livelock);
+    let trace = r
+        .property(ACR)
+        .and_then(|p| p.trace.clone())
+        .expect("stuck loop");
+    let text: Vec<String> = trace.steps.iter().flat_map(|s| s.events.clone()).collect();
+    let has = |needle: &str| text.iter().any(|e| e.contains(needle));
+    assert!(has("disable server px/s1"), "{trace}");
+    assert!(has("shutdown sessions server px/s1"), "{trace}");
+    assert!(has("enable server px/s1"), "{trace}");
+    assert!(has("pendconn_add → backend queue"), "{trace}");
+    assert!(
+        has("pendconn_grab_from_px(s1) takes [S2] uncounted"),
+        "{trace}"
+    );
+    let start = trace.cycle_start.expect("a lasso");
+    let cycle = &trace.steps[start..];
+    let looping = &cycle[0];
+    assert!(
+        cycle
+            .iter()
+            .all(|s| s.actor == looping.actor && s.stream == looping.stream),
+        "{trace}"
+    );
+    let events: Vec<&str> = cycle
+        .iter()
+        .flat_map(|s| s.events.iter().map(String::as_str))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("pendconn_add → backend queue")),
+        "{trace}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("pendconn_must_try_again → 1")),
+        "{trace}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("assign_server → FULL (backend queue non-empty")),
+        "{trace}"
+    );
+    assert!(
+        cycle
+            .iter()
+            .all(|s| s.px_served == 0 && !s.backend_queue.is_empty()),
+        "{trace}"
+    );
+    // The shortest such interleaving, pinned.
+    assert_eq!((trace.steps.len(), start), (25, 22), "{trace}");
+}
+
+/// The fair-cycle search sees the same loop (and a shorter, two-thread lockstep one).
+#[test]
+fn livelock_violates_assign_terminates_with_a_lasso() {
+    let r = run("seed", Variant::Livelock);
+    let p = r.property(AT).expect("property");
+    assert_eq!(p.status, Status::Violated);
+    let trace = p.trace.as_ref().expect("trace");
+    let start = trace.cycle_start.expect("a lasso");
+    assert!(start < trace.steps.len());
+    assert!(trace.steps[start..].iter().any(|s| s
+        .events
+        .iter()
+        .any(|e| e.contains("pendconn_must_try_again → 1"))));
+    assert_eq!(trace.steps.len(), 24, "{trace}");
+}
+
+/// postmortem (5541d4995d): S2 saw the server full, S1 ended and found nothing to
+/// dequeue, then S2 queued: nobody is left to dequeue it.
+#[test]
+fn toctou_leaves_an_orphan_pendconn() {
+    let r = run("seed", Variant::Toctou);
+    let trace = r
+        .property(ORPHAN)
+        .and_then(|p| p.trace.clone())
+        .expect("orphan");
+    let last = trace.steps.last().expect("steps");
+    let queued =
+        !last.backend_queue.is_empty() || last.servers.iter().any(|s| !s.ends_with("queue []"));
+    assert!(queued, "{trace}");
+    assert!(r.property(AT).is_some_and(|p| p.status == Status::Holds));
+}
+
+/// postmortem (53f52e67a): two streams got FULL before `disable`, and queued after both
+/// purges while the killed S1 still counted in px->served; then the livelock above.
+#[test]
+fn purge_still_loops_after_its_own_purge() {
+    let r = run("seed", Variant::Purge);
+    let trace = r
+        .property(ACR)
+        .and_then(|p| p.trace.clone())
+        .expect("stuck loop");
+    let events: Vec<&str> = trace
+        .steps
+        .iter()
+        .flat_map(|s| s.events.iter().map(String::as_str))
+        .collect();
+    let pos = |needle: &str| events.iter().position(|e| e.contains(needle));
+    let last_purge = events
+        .iter()
+        .rposition(|e| e.contains("pendconn_redistribute(s1)"))
+        .expect("purges");
+    let add = pos("pendconn_add → backend queue").expect("an add");
+    assert!(
+        add > last_purge,
+        "the entries reach the backend queue after the purges: {trace}"
+    );
+    assert!(pos("kill requested for [S1]").is_some(), "{trace}");
+    assert!(pos("takes [S2] uncounted").is_some(), "{trace}");
+}
+
+#[test]
+fn one_thread_purge_only_spins_on_another_actor() {
+    let r = run("one-thread", Variant::Purge);
+    let solo = r.property(SOLO).expect("solo");
+    assert_eq!(solo.status, Status::Violated);
+    assert!(
+        solo.note
+            .as_deref()
+            .is_some_and(|n| n.contains("spin-wait")),
+        "{:?}",
+        solo.note
+    );
+    assert_eq!(r.property(AT).map(|p| p.status), Some(Status::Holds));
+}
+
+#[test]
+fn a_bounded_search_is_incomplete_never_verified() {
+    let scenario = presets::get("seed").unwrap().with_variant(Variant::Fixed);
+    let r = check(
+        &scenario,
+        Bounds {
+            max_states: Some(500),
+            timeout: None,
+        },
+    );
+    assert!(!r.complete);
+    assert_eq!(r.exit_code(), 3);
+    for p in &r.properties {
+        assert_ne!(
+            p.status,
+            Status::Holds,
+            "{} claimed to hold on a bounded search",
+            p.name
+        );
+        assert_ne!(p.status, Status::Unreached, "{}", p.name);
+    }
+}
+
+#[test]
+fn counters_consistent_catches_a_purge_that_forgets_totpend() {
+    let mut scenario = presets::get("seed").unwrap().with_variant(Variant::Purge);
+    scenario.seeded_bug = Some(SeededBug::PurgeKeepsTotpend);
+    let r = check(&scenario, default_bounds());
+    let p = r.property(COUNTERS).expect("property");
+    assert_eq!(p.status, Status::Violated);
+    let trace = p.trace.as_ref().expect("trace");
+    assert!(trace
+        .steps
+        .last()
+        .unwrap()
+        .events
+        .iter()
+        .any(|e| e.contains("pendconn_redistribute")));
+}
+
+/// Exact state counts, so a change to the model's granularity shows up as a diff here.
+#[test]
+fn state_counts_are_pinned() {
+    #[rustfmt::skip]
+    let expected = [
+        (Variant::Toctou, 31_825), (Variant::Livelock, 49_046), (Variant::Purge, 64_263),
+        (Variant::Upstream, 68_370), (Variant::Fixed, 71_196),
+    ];
+    for (variant, unique) in expected {
+        assert_eq!(run("seed", variant).unique_states, unique, "seed {variant}");
+    }
+}
