@@ -38,6 +38,8 @@ pub struct Graph<M: Model> {
     /// Outgoing edges of state `i`: `edges[edge_start[i]..edge_start[i + 1]]`.
     pub edges: Vec<Edge<M::Action>>,
     edge_start: Vec<u32>,
+    /// How many states (the first ones, in BFS order) had their successors generated.
+    expanded: usize,
     /// BFS parent of each state and the index (into `edges`) of the edge from it.
     parent: Vec<Option<(u32, u32)>>,
     /// BFS depth of each state.
@@ -106,6 +108,7 @@ where
             states: Vec::new(),
             edges: Vec::new(),
             edge_start: vec![0],
+            expanded: 0,
             parent: Vec::new(),
             depth: Vec::new(),
             complete: true,
@@ -130,7 +133,7 @@ where
                 .is_some_and(|m| g.states.len() >= m && next < g.states.len())
                 || bounds
                     .timeout
-                    .is_some_and(|t| next % 1024 == 0 && start.elapsed() >= t)
+                    .is_some_and(|t| next.is_multiple_of(1024) && start.elapsed() >= t)
             {
                 g.complete = false;
                 break;
@@ -160,6 +163,7 @@ where
             g.edge_start.push(g.edges.len() as u32);
             next += 1;
         }
+        g.expanded = next;
         // States found but never expanded have no edges; keep the offsets total.
         while g.edge_start.len() <= g.states.len() {
             g.edge_start.push(g.edges.len() as u32);
@@ -196,7 +200,7 @@ impl<M: Model> Graph<M> {
 
     /// Number of states whose successors were generated.
     pub fn expanded(&self) -> usize {
-        self.edge_start.len() - 1
+        self.expanded
     }
 
     /// Deepest BFS level reached.

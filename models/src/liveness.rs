@@ -36,6 +36,9 @@ pub trait Fairness: Model {
     fn is_progress(&self, from: &Self::State, action: &Self::Action, to: &Self::State) -> bool;
 }
 
+/// Steps of a path: each action with the id of the state it leads to.
+pub type Steps<A> = Vec<(A, u32)>;
+
 /// A lasso: a path from an initial state to the cycle, then the cycle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lasso<A> {
@@ -157,7 +160,7 @@ where
 {
     // Per actor, colour states: 1 = on the current walk, 2 = known to end or loop.
     let mut verdict: HashMap<(M::Actor, u32), bool> = HashMap::new();
-    let mut found: Option<(u32, Vec<(M::Action, u32)>)> = None;
+    let mut found: Option<(u32, Steps<M::Action>)> = None;
     // States in BFS order, so the first loop found is reached by a shortest prefix.
     for start in 0..g.expanded() as u32 {
         for actor in candidates(&g.states[start as usize]) {
@@ -166,7 +169,7 @@ where
             }
             let mut walk: Vec<u32> = vec![start];
             let mut on_walk: HashMap<u32, usize> = HashMap::from([(start, 0)]);
-            let mut steps: Vec<(M::Action, u32)> = Vec::new();
+            let mut steps: Steps<M::Action> = Vec::new();
             let loops = loop {
                 let cur = *walk.last().unwrap();
                 if let Some(&v) = verdict.get(&(actor, cur)) {
@@ -318,9 +321,10 @@ fn is_fair<M: Fairness>(
         .all(|a| steps_inside.contains(a))
 }
 
-/// A cycle from `entry` back to `entry` inside the component that takes one step of
-/// every actor enabled throughout the component (a witness of weak fairness), each
-/// reached by a shortest path inside the component.
+/// A cycle from `entry` back to `entry` inside a fair component that is itself weakly
+/// fair: for every actor enabled somewhere on it, the tour takes one of its steps or
+/// visits a state where it is disabled. Each witness is reached by a shortest path
+/// inside the component.
 fn fair_tour<M: Fairness>(
     model: &M,
     g: &Graph<M>,
@@ -332,28 +336,26 @@ where
     M::Action: Clone,
 {
     let members: HashSet<u32> = comp.iter().copied().collect();
-    let mut always: Option<HashSet<M::Actor>> = None;
-    for &s in comp {
-        let here: HashSet<M::Actor> = g.out(s).iter().map(|e| model.actor(&e.action)).collect();
-        always = Some(match always {
-            None => here,
-            Some(acc) => acc.intersection(&here).copied().collect(),
-        });
-    }
-    let mut owed: Vec<M::Actor> = always.unwrap_or_default().into_iter().collect();
-    owed.sort();
-    let mut tour = Vec::new();
+    let enabled =
+        |s: u32| -> HashSet<M::Actor> { g.out(s).iter().map(|e| model.actor(&e.action)).collect() };
+    let mut actors: Vec<M::Actor> = comp.iter().flat_map(|&s| enabled(s)).collect();
+    actors.sort();
+    actors.dedup();
+    let mut tour: Vec<(M::Action, u32)> = Vec::new();
     let mut cur = entry;
-    // Take a step of each owed actor (if the tour has not already).
-    for actor in owed {
-        if tour
-            .iter()
-            .any(|(a, _): &(M::Action, u32)| model.actor(a) == actor)
-        {
+    let covered = |tour: &[(M::Action, u32)], actor: M::Actor| {
+        tour.iter().any(|(a, _)| model.actor(a) == actor)
+            || std::iter::once(entry)
+                .chain(tour.iter().map(|&(_, s)| s))
+                .any(|s| !enabled(s).contains(&actor))
+    };
+    for actor in actors {
+        if covered(&tour, actor) {
             continue;
         }
+        // The component is fair, so one of the two witnesses exists inside it.
         let path = bfs_inside(g, &members, keep, cur, |_, e| {
-            model.actor(&e.action) == actor
+            model.actor(&e.action) == actor || !enabled(e.to).contains(&actor)
         });
         for step in path {
             cur = step.1;

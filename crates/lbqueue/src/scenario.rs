@@ -100,7 +100,7 @@ impl Scenario {
     pub fn cli_section(&self, pc: u8) -> Option<CliSection> {
         self.cli.get(pc as usize / 2).map(|&command| CliSection {
             command,
-            first: pc % 2 == 0,
+            first: pc.is_multiple_of(2),
         })
     }
 
@@ -178,13 +178,19 @@ fn parse_algo(s: &str) -> Option<LbAlgo> {
     .find(|&a| algo_name(a) == s)
 }
 
+/// "line 2, field `threads`" for a TOML error's span, so the message names the field.
 fn describe_span(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    match span {
-        Some(r) => {
-            let line = text[..r.start.min(text.len())].matches('\n').count() + 1;
-            format!("line {line}")
+    let Some(r) = span else {
+        return "somewhere in the file".to_string();
+    };
+    let start = r.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or_default();
+    match line.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() && !key.contains('[') => {
+            format!("line {line_no}, field `{}`", key.trim())
         }
-        None => "somewhere in the file".to_string(),
+        _ => format!("line {line_no}"),
     }
 }
 

@@ -1,0 +1,331 @@
+//! The `lbq` binary as users run it: exit codes, JSON reports, trace files, bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn lbq(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lbq"))
+        .args(args)
+        .output()
+        .expect("lbq runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
+
+fn property<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["properties"]
+        .as_array()
+        .expect("properties")
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no property {name}"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lbq-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn no_arguments_prints_both_loops_and_verifies_fixed() {
+    let o = lbq(&[]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(out.contains("1. livelock (8d68717a4"), "{out}");
+    assert!(out.contains("2. purge (53f52e67a"), "{out}");
+    assert_eq!(out.matches("cycle starts here").count(), 2, "{out}");
+    assert_eq!(out.matches("verified: variant fixed").count(), 6, "{out}");
+    assert!(!out.contains("NOT VERIFIED"), "{out}");
+}
+
+#[test]
+fn check_livelock_json_reports_a_lasso_and_exits_1() {
+    let o = lbq(&["check", "--variant", "livelock", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = json(&o);
+    for key in [
+        "variant",
+        "scenario",
+        "engine",
+        "complete",
+        "states",
+        "unique_states",
+        "max_depth",
+        "seconds",
+    ] {
+        assert!(!r[key].is_null(), "missing {key}");
+    }
+    assert_eq!(r["variant"], "livelock");
+    assert_eq!(r["complete"], true);
+    let p = property(&r, "assign_terminates");
+    assert_eq!(p["status"], "violated");
+    assert_eq!(p["kind"], "fair-cycle");
+    let start = p["trace"]["cycle_start"]
+        .as_u64()
+        .expect("a lasso has a cycle start");
+    assert!(start < p["trace"]["steps"].as_array().unwrap().len() as u64);
+}
+
+#[test]
+fn check_toctou_reports_the_orphan() {
+    let r = json(&lbq(&["check", "--variant", "toctou", "--json"]));
+    assert_eq!(property(&r, "no_orphan_pendconn")["status"], "violated");
+}
+
+#[test]
+fn check_purge_reports_a_termination_violation() {
+    let r = json(&lbq(&["check", "--variant", "purge", "--json"]));
+    assert_eq!(property(&r, "assign_can_return")["status"], "violated");
+    assert_eq!(property(&r, "assign_terminates")["status"], "violated");
+}
+
+#[test]
+fn check_fixed_holds_completely_on_every_preset_and_exits_0() {
+    for preset in [
+        "seed",
+        "one-thread",
+        "hash",
+        "two-servers",
+        "timeouts",
+        "first",
+    ] {
+        let o = lbq(&[
+            "check",
+            "--variant",
+            "fixed",
+            "--scenario",
+            preset,
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{preset}: {}", stdout(&o));
+        let r = json(&o);
+        assert_eq!(r["complete"], true, "{preset}");
+        for p in r["properties"].as_array().unwrap() {
+            assert!(
+                p["status"] == "holds" || p["status"] == "reached",
+                "{preset}: {p}"
+            );
+        }
+    }
+}
+
+#[test]
+fn text_report_prints_the_trace_in_haproxy_terms() {
+    let o = lbq(&["check", "--variant", "livelock"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out.contains("FAIL assign_terminates"), "{out}");
+    assert!(
+        out.contains("pendconn_must_try_again → 1: entry removed, balance_again"),
+        "{out}"
+    );
+    assert!(out.contains("px->served"), "{out}");
+}
+
+#[test]
+fn a_bounded_check_exits_3_with_an_incomplete_report() {
+    let o = lbq(&[
+        "check",
+        "--variant",
+        "fixed",
+        "--max-states",
+        "200",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    let r = json(&o);
+    assert_eq!(r["complete"], false);
+    assert!(r["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["status"] == "incomplete"));
+    let t = lbq(&["check", "--variant", "fixed", "--timeout", "0.000001"]);
+    assert_eq!(t.status.code(), Some(3), "{}", stdout(&t));
+    assert!(stdout(&t).contains("INCOMPLETE"));
+}
+
+#[test]
+fn trace_out_writes_a_whole_json_trace() {
+    let path = scratch("livelock.json");
+    let o = lbq(&[
+        "check",
+        "--variant",
+        "livelock",
+        "--trace-out",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(doc["format"], "lbq-trace");
+    assert_eq!(doc["variant"], "livelock");
+    assert!(doc["trace"]["actions"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty()));
+    assert!(doc["scenario"]["toml"]
+        .as_str()
+        .unwrap()
+        .contains("[[servers]]"));
+    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn list_shows_presets_and_variants() {
+    let out = stdout(&lbq(&["list"]));
+    for name in [
+        "seed",
+        "one-thread",
+        "hash",
+        "two-servers",
+        "timeouts",
+        "first",
+    ] {
+        assert!(out.contains(name), "{out}");
+    }
+    for v in ["toctou", "livelock", "purge", "upstream", "fixed"] {
+        assert!(out.contains(v), "{out}");
+    }
+}
+
+/// Each bad input: exit 2, one message on stderr naming the field and what was expected.
+#[test]
+fn bad_scenario_files_exit_2_naming_the_field() {
+    let good = "algo = \"roundrobin\"\nthreads = 2\nstreams = [1, 2]\ncli = [\"disable server px/s1\"]\n\n[[servers]]\nname = \"s1\"\nmaxconn = 1\n";
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "unknown field",
+            good.replace("threads = 2", "threads = 2\ncolour = 3"),
+            "unknown field `colour`",
+        ),
+        (
+            "wrong type",
+            good.replace("threads = 2", "threads = \"two\""),
+            "threads",
+        ),
+        (
+            "zero servers",
+            good.split("[[servers]]").next().unwrap().to_string() + "servers = []\n",
+            "`servers`",
+        ),
+        (
+            "maxconn out of range",
+            good.replace("maxconn = 1", "maxconn = 99"),
+            "`servers[0].maxconn`: expected an integer from 0 to 8",
+        ),
+        (
+            "threads out of range",
+            good.replace("threads = 2", "threads = 0"),
+            "`threads`: expected an integer from 1 to 8",
+        ),
+        (
+            "stream on a missing thread",
+            good.replace("[1, 2]", "[1, 3]"),
+            "`streams[1]`: expected an integer from 1 to 2",
+        ),
+        ("no streams", good.replace("[1, 2]", "[]"), "`streams`"),
+        (
+            "unknown algorithm",
+            good.replace("roundrobin", "leastconn"),
+            "`algo`: expected one of roundrobin",
+        ),
+        (
+            "unknown variant",
+            format!("variant = \"yolo\"\n{good}"),
+            "`variant`: expected one of toctou",
+        ),
+        (
+            "unknown server in cli",
+            good.replace("px/s1\"]", "px/s9\"]"),
+            "`cli[0]`",
+        ),
+        (
+            "bad cli verb",
+            good.replace("disable server", "reboot server"),
+            "`cli[0]`",
+        ),
+        (
+            "not toml",
+            "this is = = not toml".to_string(),
+            "scenario file, line 1",
+        ),
+    ];
+    for (what, text, expected) in cases {
+        let path = scratch(&format!("{}.toml", what.replace(' ', "-")));
+        std::fs::write(&path, text).unwrap();
+        let o = lbq(&["check", "--scenario", path.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        assert!(
+            err.contains(expected),
+            "{what}: expected `{expected}` in: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{what}: one message: {err}");
+        assert!(stdout(&o).is_empty(), "{what}: nothing on stdout");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+    let bytes = scratch("bytes.toml");
+    std::fs::write(&bytes, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    let o = lbq(&["check", "--scenario", bytes.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("UTF-8"));
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        &["check", "--variant", "nope"][..],
+        &["check", "--scenario", "/no/such/file.toml"],
+        &["check", "--max-states", "0"],
+        &["check", "--timeout", "-1"],
+        &["check", "--max-states", "many"],
+        &["frobnicate"],
+    ] {
+        let o = lbq(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?}");
+    }
+    let missing = lbq(&["check", "--scenario", "/no/such/file.toml"]);
+    assert!(
+        stderr(&missing).contains("not a preset"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn a_valid_scenario_file_is_checked() {
+    let path = scratch("mine.toml");
+    std::fs::write(
+        &path,
+        "variant = \"livelock\"\nalgo = \"roundrobin\"\nthreads = 1\nstreams = [1, 1, 1, 1]\n\
+         cli = [\"disable server px/web\", \"shutdown sessions server px/web\", \"enable server px/web\"]\n\n\
+         [[servers]]\nname = \"web\"\nmaxconn = 1\n",
+    )
+    .unwrap();
+    let r = json(&lbq(&[
+        "check",
+        "--scenario",
+        path.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(r["scenario"], "mine");
+    assert_eq!(r["variant"], "livelock");
+    assert_eq!(property(&r, "assign_can_return")["status"], "violated");
+}
