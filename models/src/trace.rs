@@ -70,7 +70,7 @@ fn server_line(sys: &System, v: usize) -> String {
 }
 
 /// The stream whose task a thread step runs.
-fn stream_of(sys: &System, actor: Actor) -> Option<u8> {
+pub fn stream_of(sys: &System, actor: Actor) -> Option<u8> {
     let Actor::Thread(t) = actor else { return None };
     let th = &sys.threads[t as usize];
     th.task.map(|task| task.stream).or(th.runq.first().copied())
