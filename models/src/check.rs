@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use lbqueue::{Actor, Scenario};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use stateright::{Expectation, Model};
 
-use crate::graph::{Bounds, Graph};
+use crate::graph::{Bounds, Graph, Progress};
 use crate::liveness::{fair_cycle, solo_cycle, stuck_cycle, Lasso};
 use crate::step_model::{StepModel, ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES};
 use crate::trace::Trace;
@@ -29,7 +29,7 @@ pub enum Status {
 }
 
 /// The kind of a property.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// An invariant on every reachable state.
@@ -112,9 +112,18 @@ impl Report {
 
 /// Checks a scenario (with its variant) exhaustively, within `bounds`.
 pub fn check(scenario: &Scenario, bounds: Bounds) -> Report {
+    check_with_progress(scenario, bounds, &mut |_| {})
+}
+
+/// [`check`], reporting the exploration's progress a few times a second.
+pub fn check_with_progress(
+    scenario: &Scenario,
+    bounds: Bounds,
+    progress: &mut dyn FnMut(&Progress),
+) -> Report {
     let started = std::time::Instant::now();
     let model = StepModel::new(scenario.clone());
-    let g = Graph::explore(&model, bounds);
+    let g = Graph::explore_with_progress(&model, bounds, progress);
     let mut properties = Vec::new();
     for (i, p) in model.properties().iter().enumerate() {
         let found = g.discoveries[i];

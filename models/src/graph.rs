@@ -22,6 +22,22 @@ pub struct Bounds {
     pub timeout: Option<Duration>,
 }
 
+/// How far a running exploration has got (for progress lines).
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Transitions generated so far.
+    pub states: usize,
+    /// Distinct states found so far.
+    pub unique_states: usize,
+    /// BFS depth of the state being expanded.
+    pub depth: u32,
+    /// Time since the exploration started.
+    pub elapsed: Duration,
+}
+
+/// How often a progress callback is called.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
 /// One transition of the graph.
 #[derive(Clone, Debug)]
 pub struct Edge<A> {
@@ -102,7 +118,17 @@ where
 {
     /// Explores every state reachable from the model's initial states, breadth first.
     pub fn explore(model: &M, bounds: Bounds) -> Self {
+        Self::explore_with_progress(model, bounds, &mut |_| {})
+    }
+
+    /// [`Graph::explore`], calling `progress` a few times a second.
+    pub fn explore_with_progress(
+        model: &M,
+        bounds: Bounds,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Self {
         let start = Instant::now();
+        let mut last_report = start;
         let properties = model.properties();
         let mut g = Graph {
             states: Vec::new(),
@@ -137,6 +163,15 @@ where
             {
                 g.complete = false;
                 break;
+            }
+            if next.is_multiple_of(4096) && last_report.elapsed() >= PROGRESS_EVERY {
+                last_report = Instant::now();
+                progress(&Progress {
+                    states: g.transitions,
+                    unique_states: g.states.len(),
+                    depth: g.depth[next],
+                    elapsed: start.elapsed(),
+                });
             }
             let id = next as u32;
             g.evaluate(model, &properties, id);

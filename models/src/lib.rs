@@ -7,8 +7,10 @@
 //! - [`trace`]: counterexamples in HAProxy's words.
 
 pub mod check;
+pub mod explorer;
 pub mod graph;
 pub mod liveness;
+pub mod replay;
 pub mod step_model;
 pub mod trace;
 

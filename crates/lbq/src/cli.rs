@@ -1,10 +1,12 @@
 //! Command-line interface: argument parsing and the `check` and `list` commands.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use lbqueue::{presets, Scenario, Variant};
+use lbqueue_models::check::check_with_progress;
 use lbqueue_models::{check, Bounds};
 
 use crate::output;
@@ -26,6 +28,20 @@ enum Command {
     Check(CheckArgs),
     /// List the preset scenarios and the variants.
     List,
+    /// Serve stateright's Explorer on 127.0.0.1 to step through the model in a browser,
+    /// with the livelock verdicts (assign_can_return, assign_terminates) as properties.
+    Explore(crate::explore::ExploreArgs),
+    /// Re-run a saved counterexample (`check --trace-out`) against the current code.
+    Replay(crate::replay_cmd::ReplayArgs),
+}
+
+/// Output formats of `lbq check`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    Mermaid,
+    Dot,
 }
 
 #[derive(clap::Args, Debug)]
@@ -37,12 +53,21 @@ struct CheckArgs {
     /// A preset name (see `lbq list`) or a scenario file (TOML).
     #[arg(long, default_value = presets::DEFAULT)]
     scenario: String,
-    /// Print one JSON report on stdout instead of text.
+    /// Print one JSON report on stdout instead of text (same as `--format json`).
     #[arg(long)]
     json: bool,
-    /// Write the first violated property's counterexample as JSON to this file.
+    /// Output: text (default), json, mermaid (sequence diagram of each counterexample)
+    /// or dot (each lasso as a graph).
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Write a violated property's counterexample as JSON to this file (for `lbq
+    /// replay`): the one named by --property, else the first violated termination
+    /// property, else the first violated one. Nothing is written when none is violated.
     #[arg(long, value_name = "FILE")]
     trace_out: Option<PathBuf>,
+    /// The property whose counterexample --trace-out writes.
+    #[arg(long, value_name = "NAME", requires = "trace_out")]
+    property: Option<String>,
     /// Stop after this many unique states (the report is then incomplete).
     #[arg(long, value_name = "N")]
     max_states: Option<usize>,
@@ -61,6 +86,8 @@ impl Cli {
                 Ok(0)
             }
             Some(Command::Check(args)) => args.run(),
+            Some(Command::Explore(args)) => crate::explore::run(args),
+            Some(Command::Replay(args)) => crate::replay_cmd::run(args),
         }
     }
 }
@@ -89,17 +116,29 @@ impl CheckArgs {
             max_states: self.max_states,
             timeout,
         };
-        let report = check(&scenario, bounds);
-        if let Some(path) = &self.trace_out {
-            output::write_trace_file(path, &scenario, &report)?;
-        }
-        if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).expect("reports serialize")
-            );
+        let format = if self.json { Format::Json } else { self.format };
+        // A live line on stderr, only for people watching a terminal.
+        let live = format == Format::Text && std::io::stderr().is_terminal();
+        let report = if live {
+            let report = check_with_progress(&scenario, bounds, &mut output::progress_line);
+            eprint!("\r\x1b[2K");
+            report
         } else {
-            output::print_report(&report);
+            check(&scenario, bounds)
+        };
+        if let Some(path) = &self.trace_out {
+            output::write_trace_file(path, &scenario, &report, self.property.as_deref())?;
+        }
+        match format {
+            Format::Json => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("reports serialize")
+                )
+            }
+            Format::Text => output::print_report(&report),
+            Format::Mermaid => output::print_diagrams(&report, |t| t.to_mermaid(&scenario), "%%"),
+            Format::Dot => output::print_diagrams(&report, |t| t.to_dot(), "//"),
         }
         Ok(report.exit_code() as u8)
     }

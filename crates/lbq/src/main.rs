@@ -4,7 +4,9 @@
 //! violated, 2 bad input, 3 incomplete (a bound stopped the search first).
 
 mod cli;
+mod explore;
 mod output;
+mod replay_cmd;
 mod tour;
 
 use std::process::ExitCode;
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -27,5 +30,16 @@ fn main() -> ExitCode {
             eprintln!("lbq: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `lbq … | head` should end quietly like any Unix tool, not panic on a closed pipe:
+/// Rust ignores SIGPIPE by default, so restore the default action.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -3,9 +3,12 @@
 use std::io::Write;
 use std::path::Path;
 
-use lbqueue::{presets, scenario::algo_name, Scenario, Variant};
-use lbqueue_models::{Report, Status};
-use serde_json::json;
+use lbqueue::{presets, Scenario, Variant};
+use lbqueue_models::graph::Progress;
+use lbqueue_models::replay::TraceFile;
+use lbqueue_models::step_model::{ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES};
+use lbqueue_models::trace::Trace;
+use lbqueue_models::{PropertyReport, Report, Status};
 
 /// `lbq list`.
 pub fn list() {
@@ -99,31 +102,82 @@ pub fn write_whole(path: &Path, text: &str) -> Result<(), String> {
     })
 }
 
-/// `--trace-out`: the first violated property's counterexample, with what is needed to
-/// read and replay it.
-pub fn write_trace_file(path: &Path, scenario: &Scenario, report: &Report) -> Result<(), String> {
-    let Some(p) = report
-        .properties
-        .iter()
-        .find(|p| p.status == Status::Violated && p.trace.is_some())
-    else {
+/// `--trace-out`: a violated property's counterexample, with what is needed to read and
+/// replay it (`lbq replay`): `property` if given, else the first violated termination
+/// property, else the first violated one.
+pub fn write_trace_file(
+    path: &Path,
+    scenario: &Scenario,
+    report: &Report,
+    property: Option<&str>,
+) -> Result<(), String> {
+    if let Some(name) = property {
+        if report.property(name).is_none() {
+            let names: Vec<&str> = report.properties.iter().map(|p| p.name).collect();
+            return Err(format!(
+                "--property: expected one of {}, found {name:?}",
+                names.join(", ")
+            ));
+        }
+    }
+    let violated = |p: &&PropertyReport| p.status == Status::Violated && p.trace.is_some();
+    let termination = [ASSIGN_TERMINATES, ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES];
+    let chosen = match property {
+        Some(name) => report
+            .properties
+            .iter()
+            .filter(violated)
+            .find(|p| p.name == name),
+        None => termination
+            .iter()
+            .find_map(|t| {
+                report
+                    .properties
+                    .iter()
+                    .filter(violated)
+                    .find(|p| p.name == *t)
+            })
+            .or_else(|| report.properties.iter().find(violated)),
+    };
+    let Some(p) = chosen else {
         return Ok(());
     };
-    let doc = json!({
-        "format": "lbq-trace",
-        "version": 1,
-        "model": report.engine,
-        "variant": report.variant,
-        "scenario": {
-            "name": scenario.name,
-            "algo": algo_name(scenario.algo),
-            "toml": scenario.to_toml(),
-        },
-        "property": p.name,
-        "trace": p.trace,
-    });
+    let trace = p.trace.clone().expect("filtered on a trace");
+    let file = TraceFile::new(scenario, p.name, p.kind, trace);
     write_whole(
         path,
-        &serde_json::to_string_pretty(&doc).expect("serializes"),
+        &serde_json::to_string_pretty(&file).expect("serializes"),
     )
+}
+
+/// `--format mermaid|dot`: one diagram per violated property, each introduced by a
+/// comment line in the diagram language.
+pub fn print_diagrams(report: &Report, render: impl Fn(&Trace) -> String, comment: &str) {
+    let mut any = false;
+    for p in &report.properties {
+        if let (Status::Violated, Some(trace)) = (p.status, &p.trace) {
+            any = true;
+            println!(
+                "{comment} {} violated: variant {}, scenario {}",
+                p.name, report.variant, report.scenario
+            );
+            print!("{}", render(trace));
+        }
+    }
+    if !any {
+        println!("{comment} no property violated: {}", header(report));
+    }
+}
+
+/// The live progress line of a long check (stderr, terminals only).
+pub fn progress_line(p: &Progress) {
+    let secs = p.elapsed.as_secs_f64().max(1e-9);
+    eprint!(
+        "\r\x1b[2K  exploring: {} states, {} unique, {:.0} states/s, depth {}, {:.1} s",
+        p.states,
+        p.unique_states,
+        p.states as f64 / secs,
+        p.depth,
+        secs
+    );
 }

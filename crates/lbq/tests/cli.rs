@@ -329,3 +329,73 @@ fn a_valid_scenario_file_is_checked() {
     assert_eq!(r["variant"], "livelock");
     assert_eq!(property(&r, "assign_can_return")["status"], "violated");
 }
+
+#[test]
+fn mermaid_output_is_a_sequence_diagram_with_the_loop() {
+    let o = lbq(&["check", "--variant", "livelock", "--format", "mermaid"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.starts_with("%% "), "{out}");
+    assert!(out.contains("sequenceDiagram\n"), "{out}");
+    assert!(out.contains("participant BQ as backend queue"), "{out}");
+    assert!(out.contains("participant T2 as thread T2"), "{out}");
+    assert!(out.contains("    loop forever\n"), "{out}");
+    assert!(out.contains("T1->>BQ: "), "{out}");
+    // Every `loop` is closed; no message line carries Mermaid's separators.
+    assert_eq!(
+        out.matches("loop forever").count(),
+        out.matches("\n    end\n").count(),
+        "{out}"
+    );
+    for line in out
+        .lines()
+        .filter(|l| l.contains("->>") || l.contains("Note over"))
+    {
+        let text = line.split_once(": ").map(|(_, t)| t).unwrap_or_default();
+        assert!(!text.contains(';') && !text.contains('#'), "{line}");
+    }
+}
+
+#[test]
+fn dot_output_draws_the_lasso() {
+    let o = lbq(&["check", "--variant", "purge", "--format", "dot"]);
+    let out = stdout(&o);
+    assert!(out.contains("digraph lasso {"), "{out}");
+    assert!(out.contains("color=red"), "{out}");
+    let fixed = stdout(&lbq(&["check", "--variant", "fixed", "--format", "dot"]));
+    assert!(fixed.starts_with("// no property violated"), "{fixed}");
+}
+
+#[test]
+fn no_progress_line_when_stderr_is_not_a_terminal() {
+    let o = lbq(&["check", "--variant", "fixed", "--scenario", "two-servers"]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn replay_reproduces_a_saved_livelock_and_says_where_fixed_departs() {
+    let path = scratch("replay-livelock.json");
+    let p = path.to_str().unwrap();
+    lbq(&["check", "--variant", "livelock", "--trace-out", p]);
+    let same = lbq(&["replay", p]);
+    assert_eq!(same.status.code(), Some(1), "{}", stdout(&same));
+    assert!(
+        stdout(&same).contains("still violated"),
+        "{}",
+        stdout(&same)
+    );
+    let fixed = lbq(&["replay", p, "--variant", "fixed"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
+    let json: serde_json::Value =
+        serde_json::from_slice(&lbq(&["replay", p, "--json"]).stdout).unwrap();
+    assert_eq!(json["violated"], true);
+    let bad = scratch("not-a-trace.json");
+    std::fs::write(&bad, "{\"format\": \"something-else\"}").unwrap();
+    let o = lbq(&["replay", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not an lbq trace file"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -44,6 +44,30 @@ impl fmt::Display for Actor {
     }
 }
 
+impl std::str::FromStr for Actor {
+    type Err = String;
+    /// Parses what [`Actor`]'s `Display` writes: `T1`, `CLI`, `client`, `timer S3`.
+    fn from_str(text: &str) -> Result<Actor, String> {
+        let one_based = |digits: &str| digits.parse::<u8>().ok().filter(|&n| n >= 1).map(|n| n - 1);
+        match text {
+            "CLI" => Ok(Actor::Cli),
+            "client" => Ok(Actor::Client),
+            _ => text
+                .strip_prefix('T')
+                .and_then(one_based)
+                .map(Actor::Thread)
+                .or_else(|| {
+                    text.strip_prefix("timer S")
+                        .and_then(one_based)
+                        .map(Actor::Timeout)
+                })
+                .ok_or_else(|| {
+                    format!("expected an actor (T1, CLI, client, timer S1), found {text:?}")
+                }),
+        }
+    }
+}
+
 /// The actors that can run a section now, in a fixed order.
 pub fn enabled_actors(sys: &System, sc: &Scenario, out: &mut Vec<Actor>) {
     for (t, th) in sys.threads.iter().enumerate() {

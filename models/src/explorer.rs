@@ -1,0 +1,282 @@
+//! The step model as stateright's Explorer should show it: [`ExploreModel`] wraps
+//! [`StepModel`] (same states, actions and step names) and adds the two liveness verdicts
+//! that stateright cannot judge as `always` properties over precomputed loop states.
+//!
+//! stateright's `eventually` only judges paths that end, so its Explorer would call every
+//! livelock "holds". Before serving, [`ExploreModel::new`] explores the whole graph
+//! ([`Graph::explore`]) and runs [`stuck_cycle`] and [`fair_cycle`] on it; the states of
+//! each loop found are kept, and the properties `assign_can_return` and
+//! `assign_terminates` are false exactly on them. The Explorer's checker then reports a
+//! counterexample for them the first time it visits a state of the loop.
+//!
+//! A stateright property condition is a plain `fn(&M, &M::State) -> bool`, so the loop
+//! states live in the model (shared, [`Arc`]) and the step model's own properties are
+//! delegated by index through [`DELEGATES`].
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use lbqueue::{Actor, Scenario, System};
+use stateright::{Model, Property};
+
+use crate::graph::{Bounds, Graph};
+use crate::liveness::{fair_cycle, stuck_cycle, Lasso};
+use crate::step_model::{StepModel, ASSIGN_CAN_RETURN, ASSIGN_TERMINATES};
+
+/// A property condition of the step model.
+type Condition = fn(&StepModel, &System) -> bool;
+
+/// A loop found before serving, as the Explorer can show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExplorerLoop {
+    /// The liveness property it violates (`assign_can_return` or `assign_terminates`).
+    pub property: &'static str,
+    /// The lasso as Explorer action indices: the initial state's index, then the index of
+    /// each action among those enabled in the state it is taken from (prefix, then one
+    /// turn of the loop, back to the loop's first state).
+    pub indices: Vec<usize>,
+    /// How many of the steps (after the initial index) lead to the loop.
+    pub prefix_len: usize,
+    /// How many steps one turn of the loop takes.
+    pub cycle_len: usize,
+}
+
+impl ExplorerLoop {
+    /// The Explorer's path of the lasso's last state, e.g. `0/1/0/2`: open it as
+    /// `http://127.0.0.1:PORT/#/steps/0/1/0/2`.
+    pub fn path(&self) -> String {
+        encode(&self.indices)
+    }
+
+    /// The Explorer's path of the loop's first state (the end of the prefix).
+    pub fn loop_entry_path(&self) -> String {
+        encode(&self.indices[..=self.prefix_len])
+    }
+}
+
+fn encode(indices: &[usize]) -> String {
+    indices
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// [`StepModel`] plus the liveness verdicts, for stateright's Explorer.
+#[derive(Clone)]
+pub struct ExploreModel {
+    /// The wrapped step model.
+    pub step: StepModel,
+    conditions: Arc<Vec<Condition>>,
+    stuck: Arc<HashSet<System>>,
+    fair: Arc<HashSet<System>>,
+    loops: Arc<Vec<ExplorerLoop>>,
+    unique_states: usize,
+    complete: bool,
+}
+
+impl std::fmt::Debug for ExploreModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExploreModel")
+            .field("scenario", &self.step.scenario.name)
+            .field("variant", &self.step.scenario.variant.name())
+            .field("stuck_states", &self.stuck.len())
+            .field("fair_states", &self.fair.len())
+            .field("unique_states", &self.unique_states)
+            .field("complete", &self.complete)
+            .finish()
+    }
+}
+
+impl ExploreModel {
+    /// Explores the scenario's whole graph (within `bounds`) and runs the stuck and fair
+    /// loop searches on it.
+    pub fn new(scenario: Scenario, bounds: Bounds) -> Self {
+        let step = StepModel::new(scenario);
+        let conditions: Vec<Condition> = step.properties().iter().map(|p| p.condition).collect();
+        assert!(
+            conditions.len() <= DELEGATES.len(),
+            "the step model has {} properties; ExploreModel delegates at most {}",
+            conditions.len(),
+            DELEGATES.len()
+        );
+        let g = Graph::explore(&step, bounds);
+        let stuck = stuck_cycle(&step, &g);
+        let fair = fair_cycle(&step, &g);
+        let mut loops = Vec::new();
+        for (property, lasso) in [(ASSIGN_CAN_RETURN, &stuck), (ASSIGN_TERMINATES, &fair)] {
+            if let Some(l) = lasso {
+                loops.push(explorer_loop(&step, &g, property, l));
+            }
+        }
+        ExploreModel {
+            conditions: Arc::new(conditions),
+            stuck: Arc::new(cycle_states(&g, stuck.as_ref())),
+            fair: Arc::new(cycle_states(&g, fair.as_ref())),
+            loops: Arc::new(loops),
+            unique_states: g.states.len(),
+            complete: g.complete,
+            step,
+        }
+    }
+
+    /// The loops found: the stuck one (`assign_can_return`) first, then the fair one
+    /// (`assign_terminates`); empty when both hold.
+    pub fn loops(&self) -> &[ExplorerLoop] {
+        &self.loops
+    }
+
+    /// Unique states of the exploration that preceded serving.
+    pub fn unique_states(&self) -> usize {
+        self.unique_states
+    }
+
+    /// Whether that exploration was complete (no bound stopped it). When it was not,
+    /// the liveness properties' "holds" proves nothing.
+    pub fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Serves stateright's Explorer on 127.0.0.1:`port` (loopback only: the Explorer has
+    /// no authentication). Blocks while the server runs, which is until the process ends.
+    pub fn serve(self, port: u16) {
+        self.checker().serve((std::net::Ipv4Addr::LOCALHOST, port));
+    }
+
+    /// Whether `s` is a state of the stuck loop (`assign_can_return` is false there).
+    pub fn on_stuck_loop(&self, s: &System) -> bool {
+        self.stuck.contains(s)
+    }
+
+    /// Whether `s` is a state of the fair loop (`assign_terminates` is false there).
+    pub fn on_fair_loop(&self, s: &System) -> bool {
+        self.fair.contains(s)
+    }
+}
+
+/// The states the lasso's cycle goes through (its first state included: the last step
+/// returns to it).
+fn cycle_states(g: &Graph<StepModel>, lasso: Option<&Lasso<Actor>>) -> HashSet<System> {
+    lasso
+        .map(|l| {
+            l.cycle
+                .iter()
+                .map(|&(_, to)| g.states[to as usize].clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Replays the lasso from its initial state and records each action's index among the
+/// enabled actions, as the Explorer numbers them.
+fn explorer_loop(
+    step: &StepModel,
+    g: &Graph<StepModel>,
+    property: &'static str,
+    lasso: &Lasso<Actor>,
+) -> ExplorerLoop {
+    let init = &g.states[lasso.init as usize];
+    let init_index = step
+        .init_states()
+        .iter()
+        .position(|s| s == init)
+        .expect("the lasso starts at an initial state");
+    let mut indices = VecDeque::from([init_index]);
+    let mut state = init.clone();
+    let mut actions = Vec::new();
+    for (action, to) in lasso.prefix.iter().chain(&lasso.cycle) {
+        actions.clear();
+        step.actions(&state, &mut actions);
+        let index = actions
+            .iter()
+            .position(|a| a == action)
+            .expect("a lasso step is an enabled action");
+        indices.push_back(index);
+        state = step
+            .next_state(&state, *action)
+            .expect("the step model takes every enabled action");
+        debug_assert!(state == g.states[*to as usize]);
+    }
+    ExplorerLoop {
+        property,
+        indices: indices.into(),
+        prefix_len: lasso.prefix.len(),
+        cycle_len: lasso.cycle.len(),
+    }
+}
+
+fn delegate<const I: usize>(m: &ExploreModel, s: &System) -> bool {
+    (m.conditions[I])(&m.step, s)
+}
+
+/// `delegate::<I>` calls the step model's `I`th property condition.
+const DELEGATES: [fn(&ExploreModel, &System) -> bool; 16] = [
+    delegate::<0>,
+    delegate::<1>,
+    delegate::<2>,
+    delegate::<3>,
+    delegate::<4>,
+    delegate::<5>,
+    delegate::<6>,
+    delegate::<7>,
+    delegate::<8>,
+    delegate::<9>,
+    delegate::<10>,
+    delegate::<11>,
+    delegate::<12>,
+    delegate::<13>,
+    delegate::<14>,
+    delegate::<15>,
+];
+
+fn can_return(m: &ExploreModel, s: &System) -> bool {
+    !m.on_stuck_loop(s)
+}
+
+fn terminates(m: &ExploreModel, s: &System) -> bool {
+    !m.on_fair_loop(s)
+}
+
+impl Model for ExploreModel {
+    type State = System;
+    type Action = Actor;
+
+    fn init_states(&self) -> Vec<System> {
+        self.step.init_states()
+    }
+
+    fn actions(&self, state: &System, actions: &mut Vec<Actor>) {
+        self.step.actions(state, actions)
+    }
+
+    fn next_state(&self, last: &System, action: Actor) -> Option<System> {
+        self.step.next_state(last, action)
+    }
+
+    fn format_action(&self, action: &Actor) -> String {
+        self.step.format_action(action)
+    }
+
+    fn format_step(&self, last: &System, action: Actor) -> Option<String> {
+        self.step.format_step(last, action)
+    }
+
+    /// The step model's properties, then `assign_can_return` and `assign_terminates`,
+    /// false exactly on the states of the stuck and of the fair loop.
+    fn properties(&self) -> Vec<Property<Self>> {
+        let mut p: Vec<Property<Self>> = self
+            .step
+            .properties()
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| Property {
+                expectation: q.expectation,
+                name: q.name,
+                condition: DELEGATES[i],
+            })
+            .collect();
+        p.push(Property::always(ASSIGN_CAN_RETURN, can_return));
+        p.push(Property::always(ASSIGN_TERMINATES, terminates));
+        p
+    }
+}
