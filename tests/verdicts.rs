@@ -254,10 +254,11 @@ fn a_bounded_search_is_incomplete_never_verified() {
         &scenario,
         Bounds {
             max_states: Some(500),
-            timeout: None,
+            ..Bounds::unbounded()
         },
     );
     assert!(!r.complete);
+    assert_eq!(r.stopped_by, Some("max_states"));
     assert_eq!(r.exit_code(), 3);
     for p in &r.properties {
         assert_ne!(

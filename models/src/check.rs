@@ -72,6 +72,9 @@ pub struct Report {
     pub engine: &'static str,
     /// Whether every reachable state was explored.
     pub complete: bool,
+    /// The bound that stopped an incomplete search.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<&'static str>,
     /// Transitions generated (states visited, duplicates included).
     pub states: usize,
     /// Distinct states.
@@ -195,6 +198,7 @@ pub fn check_with_progress(
         scenario: scenario.name.clone(),
         engine: "stateright-step",
         complete: g.complete,
+        stopped_by: g.stopped_by,
         states: g.transitions + g.states.len().min(1),
         unique_states: g.states.len(),
         max_depth: g.max_depth(),
@@ -228,7 +232,7 @@ fn liveness_report(
 /// Default bounds of `lbq check`: none but a generous timeout.
 pub fn default_bounds() -> Bounds {
     Bounds {
-        max_states: None,
         timeout: Some(Duration::from_secs(600)),
+        ..Bounds::unbounded()
     }
 }

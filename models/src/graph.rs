@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stateright::{Expectation, Model};
@@ -20,6 +21,46 @@ pub struct Bounds {
     pub max_states: Option<usize>,
     /// Stop after this much wall time.
     pub timeout: Option<Duration>,
+    /// Stop when the process's resident memory passes this many bytes (Linux; read
+    /// from /proc/self/statm every few thousand states).
+    pub max_memory: Option<usize>,
+    /// Stop when this flag is set (the CLI sets it on Ctrl-C).
+    pub stop: Option<&'static AtomicBool>,
+}
+
+impl Bounds {
+    /// No bound at all.
+    pub fn unbounded() -> Bounds {
+        Bounds::default()
+    }
+
+    /// Which bound stops the search now, if any; `expanded` counts states expanded.
+    fn hit(&self, unique: usize, expanded: usize, start: Instant) -> Option<&'static str> {
+        if self.max_states.is_some_and(|m| unique >= m) {
+            return Some("max_states");
+        }
+        if !expanded.is_multiple_of(1024) {
+            return None;
+        }
+        if self.stop.is_some_and(|f| f.load(Ordering::Relaxed)) {
+            return Some("interrupted");
+        }
+        if self.timeout.is_some_and(|t| start.elapsed() >= t) {
+            return Some("timeout");
+        }
+        let over_memory = |m: usize| resident_bytes().is_some_and(|r| r >= m);
+        if expanded.is_multiple_of(8192) && self.max_memory.is_some_and(over_memory) {
+            return Some("max_memory");
+        }
+        None
+    }
+}
+
+/// Resident memory of this process, in bytes (Linux only).
+pub fn resident_bytes() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }
 
 /// How far a running exploration has got (for progress lines).
@@ -62,6 +103,9 @@ pub struct Graph<M: Model> {
     pub depth: Vec<u32>,
     /// Whether every reachable state was expanded.
     pub complete: bool,
+    /// The bound that stopped the search (`max_states`, `timeout`, `max_memory`,
+    /// `interrupted`), if one did.
+    pub stopped_by: Option<&'static str>,
     /// Transitions generated (duplicates included), like stateright's `state_count`.
     pub transitions: usize,
     /// Per `always`/`sometimes` property (in `Model::properties()` order): the first state
@@ -138,6 +182,7 @@ where
             parent: Vec::new(),
             depth: Vec::new(),
             complete: true,
+            stopped_by: None,
             transitions: 0,
             discoveries: vec![None; properties.len()],
             elapsed: Duration::ZERO,
@@ -154,14 +199,9 @@ where
         let mut actions = Vec::new();
         let mut next = 0usize;
         while next < g.states.len() {
-            if bounds
-                .max_states
-                .is_some_and(|m| g.states.len() >= m && next < g.states.len())
-                || bounds
-                    .timeout
-                    .is_some_and(|t| next.is_multiple_of(1024) && start.elapsed() >= t)
-            {
+            if let Some(bound) = bounds.hit(g.states.len(), next, start) {
                 g.complete = false;
+                g.stopped_by = Some(bound);
                 break;
             }
             if next.is_multiple_of(4096) && last_report.elapsed() >= PROGRESS_EVERY {

@@ -74,6 +74,11 @@ struct CheckArgs {
     /// Stop after this many seconds (the report is then incomplete).
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
+    /// Stop when lbq's resident memory passes this many MiB (the report is then
+    /// incomplete). Default: half of the machine's memory, so that a state explosion
+    /// never takes the machine down.
+    #[arg(long, value_name = "MIB")]
+    max_memory: Option<usize>,
 }
 
 impl Cli {
@@ -112,9 +117,14 @@ impl CheckArgs {
         if self.max_states == Some(0) {
             return Err("--max-states: expected a positive number of states, found 0".into());
         }
+        if self.max_memory == Some(0) {
+            return Err("--max-memory: expected a positive number of MiB, found 0".into());
+        }
         let bounds = Bounds {
             max_states: self.max_states,
             timeout,
+            max_memory: self.max_memory.map(|m| m << 20).or_else(half_of_memory),
+            stop: Some(crate::interrupt::flag()),
         };
         let format = if self.json { Format::Json } else { self.format };
         // A live line on stderr, only for people watching a terminal.
@@ -165,4 +175,12 @@ pub fn load_scenario(arg: &str) -> Result<Scenario, String> {
         .and_then(|s| s.to_str())
         .unwrap_or("scenario");
     Scenario::from_toml(&text, stem).map_err(|e| format!("{arg}: {e}"))
+}
+
+/// Half of the machine's memory (Linux `/proc/meminfo`), in bytes.
+fn half_of_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024 / 2)
 }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod explore;
+mod interrupt;
 mod output;
 mod replay_cmd;
 mod tour;

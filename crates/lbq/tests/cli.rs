@@ -399,3 +399,70 @@ fn replay_reproduces_a_saved_livelock_and_says_where_fixed_departs() {
         stderr(&o)
     );
 }
+
+#[test]
+fn ctrl_c_stops_a_check_with_a_partial_report_and_exit_3() {
+    let big = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/two-cycles.toml"
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_lbq"))
+        .args(["check", "--scenario", big, "--variant", "fixed", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("lbq runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    let r = json(&o);
+    assert_eq!(r["complete"], false);
+    assert_eq!(r["stopped_by"], "interrupted");
+    assert!(r["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["status"] != "holds"));
+}
+
+#[test]
+fn a_memory_ceiling_stops_a_check_with_exit_3() {
+    let big = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/two-cycles.toml"
+    );
+    let o = lbq(&[
+        "check",
+        "--scenario",
+        big,
+        "--variant",
+        "fixed",
+        "--max-memory",
+        "64",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    let r = json(&o);
+    assert_eq!(r["stopped_by"], "max_memory");
+    assert!(r["unique_states"].as_u64().unwrap() > 0);
+}
+
+/// The same command twice prints the same report, timing aside.
+#[test]
+fn reports_are_deterministic() {
+    let run = || {
+        let mut r = json(&lbq(&["check", "--variant", "purge", "--json"]));
+        r["seconds"] = serde_json::Value::Null;
+        r
+    };
+    assert_eq!(run(), run());
+    let text = |args: &[&str]| stdout(&lbq(args));
+    assert_eq!(
+        text(&["check", "--variant", "livelock", "--format", "mermaid"]),
+        text(&["check", "--variant", "livelock", "--format", "mermaid"])
+    );
+}
