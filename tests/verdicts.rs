@@ -23,36 +23,36 @@ const SOLO: &str = ASSIGN_SOLO_TERMINATES;
 /// sometimes-property is reached, every search is complete.
 #[rustfmt::skip]
 const EXPECTED: &[(&str, Variant, &[&str])] = &[
-    ("seed",        Variant::Toctou,   &[ORPHAN, LOST, DRAINS]),
-    ("seed",        Variant::Livelock, &[DRAINS, AT, ACR, SOLO]),
-    ("seed",        Variant::Purge,    &[DRAINS, AT, ACR, SOLO]),
-    ("seed",        Variant::Upstream, &[DRAINS, SOLO]),
-    ("seed",        Variant::Fixed,    &[]),
-    ("one-thread",  Variant::Toctou,   &[DRAINS]),
-    ("one-thread",  Variant::Livelock, &[DRAINS, AT, ACR, SOLO]),
-    ("one-thread",  Variant::Purge,    &[DRAINS, SOLO]),
-    ("one-thread",  Variant::Upstream, &[DRAINS]),
-    ("one-thread",  Variant::Fixed,    &[]),
-    ("hash",        Variant::Toctou,   &[ORPHAN, LOST]),
-    ("hash",        Variant::Livelock, &[]),
-    ("hash",        Variant::Purge,    &[]),
-    ("hash",        Variant::Upstream, &[]),
-    ("hash",        Variant::Fixed,    &[]),
-    ("two-servers", Variant::Toctou,   &[ORPHAN, LOST]),
-    ("two-servers", Variant::Livelock, &[AT, SOLO]),
-    ("two-servers", Variant::Purge,    &[AT, SOLO]),
-    ("two-servers", Variant::Upstream, &[SOLO]),
-    ("two-servers", Variant::Fixed,    &[]),
-    ("timeouts",    Variant::Toctou,   &[ORPHAN, DRAINS]),
-    ("timeouts",    Variant::Livelock, &[DRAINS, AT, SOLO]),
-    ("timeouts",    Variant::Purge,    &[DRAINS, AT, SOLO]),
-    ("timeouts",    Variant::Upstream, &[DRAINS, SOLO]),
-    ("timeouts",    Variant::Fixed,    &[]),
-    ("first",       Variant::Toctou,   &[ORPHAN, LOST]),
-    ("first",       Variant::Livelock, &[AT, SOLO]),
-    ("first",       Variant::Purge,    &[AT, SOLO]),
-    ("first",       Variant::Upstream, &[SOLO]),
-    ("first",       Variant::Fixed,    &[]),
+    ("seed",        Variant::Toctou,    &[ORPHAN, LOST, DRAINS]),
+    ("seed",        Variant::Livelock,  &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
+    ("seed",        Variant::Purge,     &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
+    ("seed",        Variant::Upstream,  &[DRAINS, SOLO]),
+    ("seed",        Variant::Fixed,     &[]),
+    ("one-thread",  Variant::Toctou,    &[ORPHAN, LOST, DRAINS]),
+    ("one-thread",  Variant::Livelock,  &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
+    ("one-thread",  Variant::Purge,     &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
+    ("one-thread",  Variant::Upstream,  &[DRAINS]),
+    ("one-thread",  Variant::Fixed,     &[]),
+    ("hash",        Variant::Toctou,    &[ORPHAN, LOST]),
+    ("hash",        Variant::Livelock,  &[ORPHAN, LOST]),
+    ("hash",        Variant::Purge,     &[ORPHAN, LOST]),
+    ("hash",        Variant::Upstream,  &[]),
+    ("hash",        Variant::Fixed,     &[]),
+    ("two-servers", Variant::Toctou,    &[ORPHAN, LOST]),
+    ("two-servers", Variant::Livelock,  &[ORPHAN, LOST, AT, SOLO]),
+    ("two-servers", Variant::Purge,     &[ORPHAN, LOST, AT, SOLO]),
+    ("two-servers", Variant::Upstream,  &[SOLO]),
+    ("two-servers", Variant::Fixed,     &[]),
+    ("timeouts",    Variant::Toctou,    &[ORPHAN, DRAINS]),
+    ("timeouts",    Variant::Livelock,  &[ORPHAN, DRAINS, AT, SOLO]),
+    ("timeouts",    Variant::Purge,     &[ORPHAN, DRAINS, AT, SOLO]),
+    ("timeouts",    Variant::Upstream,  &[DRAINS, SOLO]),
+    ("timeouts",    Variant::Fixed,     &[]),
+    ("first",       Variant::Toctou,    &[ORPHAN, LOST]),
+    ("first",       Variant::Livelock,  &[AT, SOLO]),
+    ("first",       Variant::Purge,     &[AT, SOLO]),
+    ("first",       Variant::Upstream,  &[SOLO]),
+    ("first",       Variant::Fixed,     &[]),
 ];
 
 fn run(preset: &str, variant: Variant) -> Report {
@@ -232,9 +232,12 @@ fn purge_still_loops_after_its_own_purge() {
     assert!(pos("takes [S2] uncounted").is_some(), "{trace}");
 }
 
+/// upstream closes every loop a scheduler cannot escape, but a stream still spins in
+/// balance_again while the only stream that can change things has released its slot
+/// and not yet run process_srv_queue on another thread: a spin-wait, labelled so.
 #[test]
-fn one_thread_purge_only_spins_on_another_actor() {
-    let r = run("one-thread", Variant::Purge);
+fn upstream_only_spins_on_another_thread() {
+    let r = run("two-servers", Variant::Upstream);
     let solo = r.property(SOLO).expect("solo");
     assert_eq!(solo.status, Status::Violated);
     assert!(
@@ -293,8 +296,8 @@ fn counters_consistent_catches_a_purge_that_forgets_totpend() {
 fn state_counts_are_pinned() {
     #[rustfmt::skip]
     let expected = [
-        (Variant::Toctou, 31_825), (Variant::Livelock, 49_046), (Variant::Purge, 64_263),
-        (Variant::Upstream, 68_370), (Variant::Fixed, 71_196),
+        (Variant::Toctou, 33_898), (Variant::Livelock, 54_305), (Variant::Purge, 72_371),
+        (Variant::Upstream, 79_746), (Variant::Fixed, 82_680),
     ];
     for (variant, unique) in expected {
         assert_eq!(run("seed", variant).unique_states, unique, "seed {variant}");

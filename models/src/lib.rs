@@ -6,6 +6,7 @@
 //! - [`check`]: one scenario × variant → a [`check::Report`].
 //! - [`trace`]: counterexamples in HAProxy's words.
 
+pub mod actor_model;
 pub mod check;
 pub mod explorer;
 pub mod graph;

@@ -145,16 +145,12 @@ impl Model for StepModel {
     /// `T1: S3 pendconn_add → backend queue`: the section re-run with a recording
     /// journal, so the Explorer and traces name steps in HAProxy's words.
     fn format_step(&self, last: &System, action: Actor) -> Option<String> {
-        let stream = crate::trace::stream_of(last, action);
         let mut next = last.clone();
         let mut j = Journal::recording();
         step(&mut next, &self.scenario, action, &mut j);
         let events: Vec<String> = j.into_events().iter().map(|e| e.to_string()).collect();
-        let who = match stream {
-            Some(s) => format!("{action}: {}", lbqueue::event::StreamName(s)),
-            None => format!("{action}:"),
-        };
-        Some(format!("{who} {}", events.join("; ")))
+        // The events name the stream themselves ("S3 pendconn_add → backend queue").
+        Some(format!("{action}: {}", events.join("; ")))
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

@@ -28,6 +28,9 @@ enum Command {
     Check(CheckArgs),
     /// List the preset scenarios and the variants.
     List,
+    /// Measure the checker: time to the first counterexample, check time, states/s
+    /// (also as a ratio to a two-phase-commit yardstick), unique states, peak memory.
+    Bench(crate::bench::BenchArgs),
     /// Serve stateright's Explorer on 127.0.0.1 to step through the model in a browser,
     /// with the livelock verdicts (assign_can_return, assign_terminates) as properties.
     Explore(crate::explore::ExploreArgs),
@@ -91,6 +94,7 @@ impl Cli {
                 Ok(0)
             }
             Some(Command::Check(args)) => args.run(),
+            Some(Command::Bench(args)) => crate::bench::run(args),
             Some(Command::Explore(args)) => crate::explore::run(args),
             Some(Command::Replay(args)) => crate::replay_cmd::run(args),
         }

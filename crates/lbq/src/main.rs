@@ -3,12 +3,14 @@
 //! Exit codes: 0 every property holds (exhaustive and complete), 1 a property is
 //! violated, 2 bad input, 3 incomplete (a bound stopped the search first).
 
+mod bench;
 mod cli;
 mod explore;
 mod interrupt;
 mod output;
 mod replay_cmd;
 mod tour;
+mod yardstick;
 
 use std::process::ExitCode;
 

@@ -193,8 +193,8 @@ pub fn pendconn_dequeue(sys: &mut System, s: StreamId, j: &mut Journal) -> Deque
             Dequeued::Assigned
         }
         _ => {
+            // The stale target stays: assign_server reads it as the previous server.
             strm.assigned = false;
-            strm.target = None;
             strm.phase = Phase::Req;
             j.note(|| Event::DequeuedToLb(s));
             Dequeued::Rebalance

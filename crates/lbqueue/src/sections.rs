@@ -17,7 +17,7 @@ use crate::queue::{
 use crate::scenario::Scenario;
 use crate::server::run_cli_section;
 use crate::state::{Outcome, Pc, Phase, ServerId, StreamId, System, Task, ThreadId};
-use crate::stream::{connect_server, stream_end};
+use crate::stream::{connect_server, release_slot, stream_end, stream_free_killed};
 use crate::variant::Behaviour;
 
 /// Who runs a section. Weak fairness is between actors.
@@ -160,7 +160,13 @@ fn thread_step(sys: &mut System, t: ThreadId, b: Behaviour, j: &mut Journal) {
 /// (`process_stream` dispatching on the back side state). A task woken in SC_ST_QUE
 /// starts with `pendconn_dequeue`, which the caller runs as this first section.
 fn first_section(sys: &System, s: StreamId) -> Pc {
-    match sys.streams[s as usize].phase {
+    let strm = &sys.streams[s as usize];
+    // process_stream honours a pending kill request (b8e3b0a18's UEVT) before anything
+    // else, whatever the back side state.
+    if strm.kill_requested && !strm.is_done() {
+        return Pc::Close;
+    }
+    match strm.phase {
         Phase::New | Phase::Req => Pc::AssignServer,
         Phase::Que => Pc::Dequeue,
         Phase::Ass => Pc::Connect,
@@ -229,9 +235,9 @@ fn run_section(sys: &mut System, task: Task, b: Behaviour, j: &mut Journal) -> O
         }
         Pc::Dequeue => match pendconn_dequeue(sys, s, j) {
             Dequeued::StillQueued => None,
+            // stream_free offers the target server's queue a slot (via the target).
             Dequeued::TimedOut => {
-                stream_end(sys, s, Outcome::QueueTimeout, j);
-                None
+                stream_end(sys, s, Outcome::QueueTimeout, j).map(Pc::DequeueAfterRelease)
             }
             Dequeued::Assigned => Some(Pc::Connect),
             Dequeued::Rebalance => Some(Pc::AssignServer),
@@ -241,12 +247,29 @@ fn run_section(sys: &mut System, task: Task, b: Behaviour, j: &mut Journal) -> O
             None
         }
         Pc::Close => {
-            let outcome = if sys.streams[s as usize].kill_requested {
-                Outcome::Killed
-            } else {
-                Outcome::Served
-            };
-            stream_end(sys, s, outcome, j).map(Pc::DequeueAfterRelease)
+            let strm = &sys.streams[s as usize];
+            match (strm.kill_requested, strm.phase) {
+                // Connected: the server connection closes (SC_ST_DIS), slot first.
+                (false, _) => stream_end(sys, s, Outcome::Served, j).map(Pc::DequeueAfterRelease),
+                (true, Phase::Est) => {
+                    stream_end(sys, s, Outcome::Killed, j).map(Pc::DequeueAfterRelease)
+                }
+                // Killed before connecting: stream_free, dequeue before the slot goes.
+                (true, _) => match stream_free_killed(sys, s, j) {
+                    Some(v) => Some(Pc::FreeDequeue(v)),
+                    None => Some(Pc::FreeReleaseSlot),
+                },
+            }
+        }
+        Pc::FreeDequeue(v) => {
+            offer_slot(sys, v, j);
+            Some(Pc::FreeReleaseSlot)
+        }
+        Pc::FreeReleaseSlot => {
+            let old = release_slot(sys, s, j);
+            // dc9ce9c26: stream_free offers the slot it just released too.
+            old.filter(|_| b.dequeue_after_free_release)
+                .map(Pc::DequeueAfterRelease)
         }
     }
 }

@@ -242,11 +242,16 @@ pub enum Pc {
     Dequeue,
     /// back_try_conn_req in SC_ST_ASS: `connect_server()`.
     Connect,
-    /// A task woken in SC_ST_EST: the response is served, or a pending kill request is
-    /// honoured; the stream ends and releases its slot.
+    /// A task woken in SC_ST_EST: the response is served; or, in any state, a pending
+    /// kill request is honoured. The stream ends and releases its slot.
     Close,
     /// After a stream released its slot: `may_dequeue_tasks()` → `process_srv_queue()`.
     DequeueAfterRelease(ServerId),
+    /// `stream_free` of a stream killed before connecting: `may_dequeue_tasks(target)` →
+    /// `process_srv_queue(target)`, while its slot is still held.
+    FreeDequeue(ServerId),
+    /// `stream_free`, after that: `sess_change_server(s, NULL)` (the slot goes only now).
+    FreeReleaseSlot,
 }
 
 impl Pc {

@@ -19,12 +19,14 @@ pub fn connect_server(sys: &mut System, s: StreamId, j: &mut Journal) {
     sys.wake(s);
 }
 
-/// Models the end of a stream: back side closed (response served, or killed by its own
-/// thread after `stream_shutdown`), or a 503 before any connection. Releases
-/// `cur_sess`, the slot (`sess_change_server(s, NULL)`) and `beconn`. Returns the server
-/// whose queue the caller should offer the freed slot to (`may_dequeue_tasks` →
-/// `process_srv_queue`, a separate section), which is the target even for a stream
-/// grabbed off the books.
+/// Models the end of a stream whose server connection closes (SC_ST_DIS → SC_ST_CLO in
+/// `process_stream`: response served, or killed by its own thread after
+/// `stream_shutdown`), or a 503 before any connection (NOSRV, queue timeout). Releases
+/// `cur_sess`, the slot (`sess_change_server(s, NULL)`) and `beconn`, in that order.
+/// Returns the server whose queue the caller should then offer the freed slot to
+/// (`may_dequeue_tasks` → `process_srv_queue`, a separate section): the target, even
+/// for a stream grabbed off the books or one freed after a queue timeout (`stream_free`
+/// goes through the target).
 pub fn stream_end(
     sys: &mut System,
     s: StreamId,
@@ -37,15 +39,45 @@ pub fn stream_end(
         sys.px.servers[v as usize].cur_sess -= 1;
         sys.streams[s as usize].curr_sess = false;
     }
-    if let Some(v) = sys.streams[s as usize].srv_conn {
-        sess_change_server(sys, s, None);
-        j.note(|| Event::ReleasedSlot(s, v));
+    release_slot(sys, s, j);
+    finish(sys, s, outcome, j);
+    target
+}
+
+/// Models a stream killed (`stream_shutdown_self`) before it connected, which ends in
+/// `stream_free`: `pendconn_free`, then — through the target that `pendconn_dequeue`
+/// took from the pendconn — `may_dequeue_tasks` → `process_srv_queue` while the stream
+/// **still holds its slot**, and only after that `sess_change_server(s, NULL)`. Ends the
+/// stream (not its slot) and returns the target for that dequeue.
+pub fn stream_free_killed(sys: &mut System, s: StreamId, j: &mut Journal) -> Option<ServerId> {
+    if let Some(p) = sys.streams[s as usize].pend_pos.take() {
+        if sys.is_linked(s) {
+            crate::queue::unlink(sys, s);
+        }
+        // back_try_conn_req in SC_ST_QUE ran pendconn_dequeue first: the target the
+        // dequeuer left in the pendconn becomes the stream's.
+        if let Some(v) = p.target {
+            sys.streams[s as usize].target = Some(v);
+        }
     }
+    finish(sys, s, Outcome::Killed, j);
+    sys.streams[s as usize].target
+}
+
+/// `sess_change_server(s, NULL)` if the stream holds a slot; returns that server.
+pub fn release_slot(sys: &mut System, s: StreamId, j: &mut Journal) -> Option<ServerId> {
+    let v = sys.streams[s as usize].srv_conn?;
+    sess_change_server(sys, s, None);
+    j.note(|| Event::ReleasedSlot(s, v));
+    Some(v)
+}
+
+/// The stream leaves the backend (`beconn`) with its outcome.
+fn finish(sys: &mut System, s: StreamId, outcome: Outcome, j: &mut Journal) {
     sys.px.beconn -= 1;
     let strm = &mut sys.streams[s as usize];
     strm.phase = Phase::Done(outcome);
     strm.kill_requested = false;
     strm.timed_out = false;
     j.note(|| Event::End(s, outcome));
-    target.filter(|_| outcome == Outcome::Served || outcome == Outcome::Killed)
 }

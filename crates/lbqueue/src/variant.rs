@@ -16,10 +16,11 @@ pub enum Variant {
     /// 53f52e67a: `pendconn_redistribute` purges the backend queue when no usable server is left.
     Purge,
     /// `purge` plus HAProxy's own follow-ups: ca275d99c (no shortcut while nothing is
-    /// served) and 111ea83ed (a server coming back runs its queue, no more grab).
+    /// served), 111ea83ed (a server coming back runs its queue, no more grab) and
+    /// dc9ce9c26 (`stream_free` dequeues after releasing a slot).
     Upstream,
     /// `purge` plus the two changes to `pendconn_must_try_again` the checker showed
-    /// necessary (CHECKS.md, "fixed").
+    /// necessary, and HAProxy's later dc9ce9c26 (CHECKS.md, "fixed").
     Fixed,
 }
 
@@ -60,6 +61,9 @@ pub struct Behaviour {
     /// usable server, the stream stays queued and runs that server's queue itself instead
     /// of going back to `balance_again`.
     pub dequeue_instead_of_retry: bool,
+    /// dc9ce9c26: `stream_free` runs `process_srv_queue` after releasing a slot that it
+    /// still held (a stream killed before it connected), not only before.
+    pub dequeue_after_free_release: bool,
 }
 
 impl Variant {
@@ -89,8 +93,13 @@ impl Variant {
             Variant::Toctou => "before 5541d4995d: queue without re-checking for a dequeuer",
             Variant::Livelock => "8d68717a4: try-again loop, backend queue not purged",
             Variant::Purge => "53f52e67a: backend queue purged when no usable server is left",
-            Variant::Upstream => "purge + ca275d99c (shortcut only while served) + 111ea83ed (no grab_from_px)",
-            Variant::Fixed => "purge + must_try_again never spins: NOSRV retry without a usable server, else dequeue ourselves",
+            Variant::Upstream => {
+                "purge + ca275d99c (shortcut only while served) + 111ea83ed (no grab_from_px) + dc9ce9c26"
+            }
+            Variant::Fixed => {
+                "purge + must_try_again never spins (NOSRV retry without a usable server, else dequeue \
+                 ourselves) + dc9ce9c26"
+            }
         }
     }
 
@@ -104,6 +113,7 @@ impl Variant {
             try_again_without_usable_server: false,
             enable_processes_queue: false,
             dequeue_instead_of_retry: false,
+            dequeue_after_free_release: false,
         };
         match self {
             Variant::Toctou => none,
@@ -119,11 +129,13 @@ impl Variant {
             Variant::Upstream => Behaviour {
                 shortcut_needs_served: true,
                 enable_processes_queue: true,
+                dequeue_after_free_release: true,
                 ..Variant::Purge.behaviour()
             },
             Variant::Fixed => Behaviour {
                 try_again_without_usable_server: true,
                 dequeue_instead_of_retry: true,
+                dequeue_after_free_release: true,
                 ..Variant::Purge.behaviour()
             },
         }
