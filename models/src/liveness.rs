@@ -65,31 +65,10 @@ where
             &g.states[e.to as usize],
         )
     };
-    let comps = sccs(g, &keep);
-    let mut best: Option<(u32, Vec<u32>)> = None;
-    for comp in comps {
-        if !is_cycle(g, &comp, &keep) || !is_fair(model, g, &comp, &keep) {
-            continue;
-        }
-        let entry = *comp
-            .iter()
-            .min_by_key(|&&s| (g.depth[s as usize], s))
-            .unwrap();
-        if best
-            .as_ref()
-            .is_none_or(|(b, _)| g.depth[entry as usize] < g.depth[*b as usize])
-        {
-            best = Some((entry, comp));
-        }
-    }
-    let (entry, comp) = best?;
-    let (init, prefix) = g.path_to(entry);
-    let cycle = fair_tour(model, g, &comp, entry, &keep);
-    Some(Lasso {
-        init,
-        prefix,
-        cycle,
-    })
+    let fair = sccs(g, &keep)
+        .into_iter()
+        .filter(|comp| is_cycle(g, comp, &keep) && is_fair(model, g, comp, &keep));
+    nearest_lasso(model, g, fair, &keep)
 }
 
 /// Searches the graph for a reachable loop that no schedule can leave: a bottom
@@ -104,40 +83,49 @@ where
     M::Action: Clone,
 {
     let all = |_: u32, _: &crate::graph::Edge<M::Action>| true;
-    let mut best: Option<(u32, Vec<u32>)> = None;
-    for comp in sccs(g, &all) {
-        if !is_cycle(g, &comp, &all) {
-            continue;
-        }
+    let closed = sccs(g, &all).into_iter().filter(|comp| {
         let members: HashSet<u32> = comp.iter().copied().collect();
-        let closed = comp.iter().all(|&s| {
-            (s as usize) < g.expanded()
-                && g.out(s).iter().all(|e| {
-                    members.contains(&e.to)
-                        && !model.is_progress(
-                            &g.states[s as usize],
-                            &e.action,
-                            &g.states[e.to as usize],
-                        )
-                })
-        });
-        if !closed {
-            continue;
-        }
-        let entry = *comp
+        is_cycle(g, comp, &all)
+            && comp.iter().all(|&s| {
+                (s as usize) < g.expanded()
+                    && g.out(s).iter().all(|e| {
+                        members.contains(&e.to)
+                            && !model.is_progress(
+                                &g.states[s as usize],
+                                &e.action,
+                                &g.states[e.to as usize],
+                            )
+                    })
+            })
+    });
+    nearest_lasso(model, g, closed, &all)
+}
+
+/// The lasso into the component whose shallowest state is nearest to an initial state:
+/// the BFS-shortest path to that state, then a weakly fair tour of the component.
+fn nearest_lasso<M>(
+    model: &M,
+    g: &Graph<M>,
+    comps: impl Iterator<Item = Vec<u32>>,
+    keep: &impl Fn(u32, &crate::graph::Edge<M::Action>) -> bool,
+) -> Option<Lasso<M::Action>>
+where
+    M: Fairness,
+    M::Action: Clone,
+{
+    let entry_of = |comp: &[u32]| {
+        *comp
             .iter()
             .min_by_key(|&&s| (g.depth[s as usize], s))
-            .unwrap();
-        if best
-            .as_ref()
-            .is_none_or(|(b, _)| g.depth[entry as usize] < g.depth[*b as usize])
-        {
-            best = Some((entry, comp));
-        }
-    }
-    let (entry, comp) = best?;
+            .unwrap()
+    };
+    let comp = comps.min_by_key(|comp| {
+        let entry = entry_of(comp);
+        (g.depth[entry as usize], entry)
+    })?;
+    let entry = entry_of(&comp);
     let (init, prefix) = g.path_to(entry);
-    let cycle = fair_tour(model, g, &comp, entry, &all);
+    let cycle = fair_tour(model, g, &comp, entry, keep);
     Some(Lasso {
         init,
         prefix,
