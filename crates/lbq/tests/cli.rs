@@ -265,6 +265,11 @@ fn bad_scenario_files_exit_2_naming_the_field() {
             "this is = = not toml".to_string(),
             "scenario file, line 1",
         ),
+        (
+            "missing field",
+            good.replace("algo = \"roundrobin\"\n", ""),
+            "scenario file, line 1: missing field `algo`",
+        ),
     ];
     for (what, text, expected) in cases {
         let path = scratch(&format!("{}.toml", what.replace(' ', "-")));

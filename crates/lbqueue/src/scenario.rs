@@ -125,7 +125,9 @@ impl Scenario {
     /// Parses and validates a TOML scenario; `name` is used when the file has none.
     pub fn from_toml(text: &str, name: &str) -> Result<Scenario, ScenarioError> {
         let file: ScenarioFile = toml::from_str(text).map_err(|e| {
-            ScenarioError::Syntax(e.message().to_string(), describe_span(text, e.span()))
+            // A missing field has no place of its own: its span is the whole table.
+            let at = describe_span(text, e.span(), !e.message().starts_with("missing field"));
+            ScenarioError::Syntax(e.message().to_string(), at)
         })?;
         file.validate(name)
     }
@@ -179,7 +181,7 @@ fn parse_algo(s: &str) -> Option<LbAlgo> {
 }
 
 /// "line 2, field `threads`" for a TOML error's span, so the message names the field.
-fn describe_span(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+fn describe_span(text: &str, span: Option<std::ops::Range<usize>>, name_field: bool) -> String {
     let Some(r) = span else {
         return "somewhere in the file".to_string();
     };
@@ -187,7 +189,7 @@ fn describe_span(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     let line_no = text[..start].matches('\n').count() + 1;
     let line = text.lines().nth(line_no - 1).unwrap_or_default();
     match line.split_once('=') {
-        Some((key, _)) if !key.trim().is_empty() && !key.contains('[') => {
+        Some((key, _)) if name_field && !key.trim().is_empty() && !key.contains('[') => {
             format!("line {line_no}, field `{}`", key.trim())
         }
         _ => format!("line {line_no}"),
