@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use lbqueue::{Actor, Scenario};
 use serde::{Deserialize, Serialize};
-use stateright::{Expectation, Model};
+use stateright::Expectation;
 
 use crate::graph::{Bounds, Graph, Progress};
-use crate::liveness::{fair_cycle, solo_cycle, stuck_cycle, Lasso};
+use crate::liveness::{fair_cycle, solo_cycle, stuck_cycle, Fairness, Lasso};
 use crate::step_model::{StepModel, ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES};
 use crate::trace::Trace;
 
@@ -127,6 +127,36 @@ pub fn check_with_progress(
     let started = std::time::Instant::now();
     let model = StepModel::new(scenario.clone());
     let g = Graph::explore_with_progress(&model, bounds, progress);
+    let render = |lasso: &Lasso<Actor>| Trace::render(&model, &g, lasso);
+    build_report(
+        &model,
+        &g,
+        scenario,
+        "stateright-step",
+        StepModel::threads_in_assign,
+        render,
+        started,
+    )
+}
+
+/// The report of any model of a scenario explored into `g`: its `always`/`sometimes`
+/// properties as found by the exploration, then the three liveness searches. One
+/// mechanism for every engine (the step model, the actor model): only how an actor
+/// inside assign_server_and_queue is found and how a lasso is rendered differ.
+pub fn build_report<M>(
+    model: &M,
+    g: &Graph<M>,
+    scenario: &Scenario,
+    engine: &'static str,
+    in_assign: impl Fn(&M::State) -> Vec<M::Actor>,
+    render: impl Fn(&Lasso<M::Action>) -> Trace,
+    started: std::time::Instant,
+) -> Report
+where
+    M: Fairness,
+    M::State: std::hash::Hash + Eq + Clone,
+    M::Action: Clone,
+{
     let mut properties = Vec::new();
     for (i, p) in model.properties().iter().enumerate() {
         let found = g.discoveries[i];
@@ -140,15 +170,11 @@ pub fn check_with_progress(
         };
         let trace = found.map(|id| {
             let (init, prefix) = g.path_to(id);
-            Trace::render(
-                &model,
-                &g,
-                &Lasso {
-                    init,
-                    prefix,
-                    cycle: Vec::new(),
-                },
-            )
+            render(&Lasso {
+                init,
+                prefix,
+                cycle: Vec::new(),
+            })
         });
         properties.push(PropertyReport {
             name: p.name,
@@ -158,36 +184,42 @@ pub fn check_with_progress(
             trace,
         });
     }
-    let stuck = stuck_cycle(&model, &g);
-    let livelock = fair_cycle(&model, &g);
-    let spin = solo_cycle(&model, &g, StepModel::threads_in_assign);
-    let lockstep_note = (livelock.is_some() && stuck.is_none()).then(|| {
-        "every fair cycle found can still be left by some schedule: threads keep each other looping only in lockstep"
-            .to_string()
-    });
-    properties.push(liveness_report(
-        &model,
-        &g,
+    let stuck = stuck_cycle(model, g);
+    let livelock = fair_cycle(model, g);
+    let spin = solo_cycle(model, g, in_assign);
+    let liveness = |name, kind, lasso: Option<&Lasso<M::Action>>, note: Option<&str>| {
+        let status = match (lasso, g.complete) {
+            (Some(_), _) => Status::Violated,
+            (None, true) => Status::Holds,
+            (None, false) => Status::Incomplete,
+        };
+        PropertyReport {
+            name,
+            kind,
+            status,
+            note: note.map(str::to_string),
+            trace: lasso.map(&render),
+        }
+    };
+    let lockstep_note = (livelock.is_some() && stuck.is_none()).then_some(
+        "every fair cycle found can still be left by some schedule: threads keep each other looping only in lockstep",
+    );
+    let spin_note = (spin.is_some() && livelock.is_none()).then_some(
+        "spin-wait, not a livelock: the loop ends as soon as another thread runs (assign_terminates holds)",
+    );
+    properties.push(liveness(
         ASSIGN_TERMINATES,
         Kind::FairCycle,
         livelock.as_ref(),
         lockstep_note,
     ));
-    properties.push(liveness_report(
-        &model,
-        &g,
+    properties.push(liveness(
         ASSIGN_CAN_RETURN,
         Kind::StuckCycle,
         stuck.as_ref(),
         None,
     ));
-    let spin_note = (spin.is_some() && livelock.is_none()).then(|| {
-        "spin-wait, not a livelock: the loop ends as soon as another thread runs (assign_terminates holds)"
-            .to_string()
-    });
-    properties.push(liveness_report(
-        &model,
-        &g,
+    properties.push(liveness(
         ASSIGN_SOLO_TERMINATES,
         Kind::SoloCycle,
         spin.as_ref(),
@@ -196,7 +228,7 @@ pub fn check_with_progress(
     Report {
         variant: scenario.variant.name().to_string(),
         scenario: scenario.name.clone(),
-        engine: "stateright-step",
+        engine,
         complete: g.complete,
         stopped_by: g.stopped_by,
         states: g.transitions + g.states.len().min(1),
@@ -204,28 +236,6 @@ pub fn check_with_progress(
         max_depth: g.max_depth(),
         seconds: started.elapsed().as_secs_f64(),
         properties,
-    }
-}
-
-fn liveness_report(
-    model: &StepModel,
-    g: &Graph<StepModel>,
-    name: &'static str,
-    kind: Kind,
-    lasso: Option<&Lasso<Actor>>,
-    note: Option<String>,
-) -> PropertyReport {
-    let status = match (lasso, g.complete) {
-        (Some(_), _) => Status::Violated,
-        (None, true) => Status::Holds,
-        (None, false) => Status::Incomplete,
-    };
-    PropertyReport {
-        name,
-        kind,
-        status,
-        note,
-        trace: lasso.map(|l| Trace::render(model, g, l)),
     }
 }
 
