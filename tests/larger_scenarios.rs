@@ -46,3 +46,19 @@ fn purge_is_caught_on_the_larger_scenarios() {
         assert_eq!(at, Some(Status::Violated), "{name}");
     }
 }
+
+/// postmortem (found by tests/random_histories.rs in `fixed` before its third change):
+/// px->served counted a stream served on a server that then went into maintenance, so
+/// must_try_again trusted it to dequeue the backend queue; it ended without being
+/// allowed to, and s1 stayed idle. HAProxy's own follow-ups (`upstream`) keep the orphan.
+#[test]
+fn a_stream_served_on_a_downed_server_is_no_dequeuer() {
+    let scenario = load("served-on-a-downed-server");
+    let upstream = check(&scenario.with_variant(Variant::Upstream), default_bounds());
+    assert_eq!(
+        upstream.property("no_orphan_pendconn").map(|p| p.status),
+        Some(Status::Violated)
+    );
+    let fixed = check(&scenario.with_variant(Variant::Fixed), default_bounds());
+    assert_eq!(fixed.exit_code(), 0, "{:?}", fixed.properties);
+}

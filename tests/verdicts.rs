@@ -28,31 +28,43 @@ const EXPECTED: &[(&str, Variant, &[&str])] = &[
     ("seed",        Variant::Purge,     &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
     ("seed",        Variant::Upstream,  &[DRAINS, SOLO]),
     ("seed",        Variant::Fixed,     &[]),
+    ("seed",        Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS]),
+    ("seed",        Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS]),
     ("one-thread",  Variant::Toctou,    &[ORPHAN, LOST, DRAINS]),
     ("one-thread",  Variant::Livelock,  &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
     ("one-thread",  Variant::Purge,     &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
     ("one-thread",  Variant::Upstream,  &[DRAINS]),
     ("one-thread",  Variant::Fixed,     &[]),
+    ("one-thread",  Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS]),
+    ("one-thread",  Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS]),
     ("hash",        Variant::Toctou,    &[ORPHAN, LOST]),
     ("hash",        Variant::Livelock,  &[ORPHAN, LOST]),
     ("hash",        Variant::Purge,     &[ORPHAN, LOST]),
     ("hash",        Variant::Upstream,  &[]),
     ("hash",        Variant::Fixed,     &[]),
+    ("hash",        Variant::BoundedRetry,  &[ORPHAN, LOST]),
+    ("hash",        Variant::ChangeCounter, &[ORPHAN, LOST]),
     ("two-servers", Variant::Toctou,    &[ORPHAN, LOST]),
     ("two-servers", Variant::Livelock,  &[ORPHAN, LOST, AT, SOLO]),
     ("two-servers", Variant::Purge,     &[ORPHAN, LOST, AT, SOLO]),
     ("two-servers", Variant::Upstream,  &[SOLO]),
     ("two-servers", Variant::Fixed,     &[]),
+    ("two-servers", Variant::BoundedRetry,  &[ORPHAN, LOST]),
+    ("two-servers", Variant::ChangeCounter, &[ORPHAN, LOST]),
     ("timeouts",    Variant::Toctou,    &[ORPHAN, DRAINS]),
     ("timeouts",    Variant::Livelock,  &[ORPHAN, DRAINS, AT, SOLO]),
     ("timeouts",    Variant::Purge,     &[ORPHAN, DRAINS, AT, SOLO]),
     ("timeouts",    Variant::Upstream,  &[DRAINS, SOLO]),
     ("timeouts",    Variant::Fixed,     &[]),
+    ("timeouts",    Variant::BoundedRetry,  &[ORPHAN, DRAINS]),
+    ("timeouts",    Variant::ChangeCounter, &[ORPHAN, DRAINS]),
     ("first",       Variant::Toctou,    &[ORPHAN, LOST]),
     ("first",       Variant::Livelock,  &[AT, SOLO]),
     ("first",       Variant::Purge,     &[AT, SOLO]),
     ("first",       Variant::Upstream,  &[SOLO]),
     ("first",       Variant::Fixed,     &[]),
+    ("first",       Variant::BoundedRetry,  &[ORPHAN, LOST]),
+    ("first",       Variant::ChangeCounter, &[ORPHAN, LOST]),
 ];
 
 fn run(preset: &str, variant: Variant) -> Report {
@@ -250,6 +262,75 @@ fn upstream_only_spins_on_another_thread() {
     assert_eq!(r.property(AT).map(|p| p.status), Some(Status::Holds));
 }
 
+/// The seed commit's two alternatives close every loop on every preset (the table above:
+/// no `assign_*` property is violated) and pay for it with an orphan pendconn.
+/// bounded-retry on `first`: S1 spends its rounds on the shortcut while S3's entry holds
+/// the backend queue; S3 is dequeued, served and gone, and S1's last round — FULL taken
+/// while S3 was still queued — stays queued without asking, nobody served, s1 and s2
+/// idle: it waits for `timeout queue`, or forever.
+#[test]
+fn bounded_retry_trades_the_loop_for_an_orphan_pendconn() {
+    let r = run("first", Variant::BoundedRetry);
+    for p in [AT, ACR, SOLO] {
+        assert_eq!(r.property(p).map(|p| p.status), Some(Status::Holds), "{p}");
+    }
+    let trace = r
+        .property(ORPHAN)
+        .and_then(|p| p.trace.clone())
+        .expect("orphan");
+    let looping = trace.steps.last().and_then(|s| s.stream.clone());
+    let events: Vec<&str> = trace
+        .steps
+        .iter()
+        .filter(|s| s.stream == looping)
+        .flat_map(|s| s.events.iter().map(String::as_str))
+        .collect();
+    let retries = events
+        .iter()
+        .filter(|e| e.contains("pendconn_must_try_again → 1"))
+        .count();
+    assert_eq!(
+        retries,
+        lbqueue::variant::BOUNDED_RETRY_ROUNDS as usize,
+        "{trace}"
+    );
+    let tail = &events[events.len() - 2..];
+    assert!(tail[0].contains("pendconn_add → backend queue"), "{trace}");
+    assert!(
+        tail[1].contains("QUEUED"),
+        "rounds spent: QUEUED without asking pendconn_must_try_again: {trace}"
+    );
+    let last = trace.steps.last().unwrap();
+    assert_eq!(last.px_served, 0, "{trace}");
+    assert!(last.servers.iter().all(|s| s.contains(" UP ")), "{trace}");
+}
+
+/// change-counter on `seed`: S3 got FULL by the shortcut on S2's entry; S2 took it back
+/// (no dequeue: the count does not move) and ended with a 503 while s1 was down. After
+/// `enable`, S3 adds its entry with nobody served and s1 idle, and since the count has
+/// not moved `pendconn_must_try_again` answers 0: an orphan.
+#[test]
+fn change_counter_queues_when_the_count_did_not_move() {
+    let r = run("seed", Variant::ChangeCounter);
+    for p in [AT, ACR, SOLO] {
+        assert_eq!(r.property(p).map(|p| p.status), Some(Status::Holds), "{p}");
+    }
+    let trace = r
+        .property(ORPHAN)
+        .and_then(|p| p.trace.clone())
+        .expect("orphan");
+    let last = trace.steps.last().unwrap();
+    assert!(
+        last.events
+            .iter()
+            .any(|e| e.contains("pendconn_must_try_again → 0")),
+        "{trace}"
+    );
+    assert_eq!(last.px_served, 0, "{trace}");
+    assert!(last.servers.iter().all(|s| s.contains(" UP ")), "{trace}");
+    assert_eq!(trace.steps.len(), 23, "{trace}");
+}
+
 #[test]
 fn a_bounded_search_is_incomplete_never_verified() {
     let scenario = presets::get("seed").unwrap().with_variant(Variant::Fixed);
@@ -298,6 +379,7 @@ fn state_counts_are_pinned() {
     let expected = [
         (Variant::Toctou, 33_898), (Variant::Livelock, 54_305), (Variant::Purge, 72_371),
         (Variant::Upstream, 79_746), (Variant::Fixed, 82_680),
+        (Variant::BoundedRetry, 159_201), (Variant::ChangeCounter, 78_459),
     ];
     for (variant, unique) in expected {
         assert_eq!(run("seed", variant).unique_states, unique, "seed {variant}");

@@ -360,11 +360,14 @@ type Condition = fn(&StepModel, &System) -> bool;
 /// The actor system of a scenario, as a stateright [`Model`].
 ///
 /// It is stateright's [`ActorModel`] (states, actions and transitions are exactly its
-/// own: every method but the names delegates to it) wrapped so that steps are named in
-/// HAProxy's words (`ActorModel` fixes `format_action`/`format_step` to message dumps)
-/// and so that the step model's own property conditions are called on the backend's
-/// `System` (a stateright condition is a plain `fn`, so they are reached by index
-/// through [`DELEGATES`]).
+/// own: every method but the names and the properties delegates to it), wrapped so
+/// that steps are named in HAProxy's words (`ActorModel` fixes `format_action` and
+/// `format_step` to message dumps) and so that the step model's own property
+/// conditions are called on the backend's `System` (a stateright condition is a plain
+/// `fn`, so they are reached by index through `DELEGATES`). Serve it with
+/// `ActorSystemModel::new(scenario).checker().serve(addr)` to walk it in stateright's
+/// Explorer (sequence diagrams included); its liveness verdicts come from
+/// [`check_actor`], not from the Explorer.
 #[derive(Clone)]
 pub struct ActorSystemModel {
     /// The actor system.

@@ -82,6 +82,16 @@ struct CheckArgs {
     /// never takes the machine down.
     #[arg(long, value_name = "MIB")]
     max_memory: Option<usize>,
+    /// Check N random small scenarios (lbqueue::random: 1-2 servers, maxconn 0-2, any
+    /// algorithm, 1-3 threads, 1-5 streams, 0-6 CLI commands) instead of --scenario,
+    /// each exhaustively within --max-states (default 200000) and --timeout; a violating
+    /// one is written to lbq-failures/ with the command that reproduces it. Exit 1 if
+    /// any violates a property, else 3 if any search was incomplete, else 0.
+    #[arg(long, value_name = "N", conflicts_with_all = ["scenario", "trace_out", "json", "format"])]
+    random: Option<usize>,
+    /// The seed of --random (decimal or 0x-hex; default: drawn from the clock, printed).
+    #[arg(long, value_name = "S", requires = "random", value_parser = crate::random_cmd::parse_seed)]
+    seed: Option<u64>,
 }
 
 impl Cli {
@@ -130,6 +140,9 @@ impl CheckArgs {
             max_memory: self.max_memory.map(|m| m << 20).or_else(half_of_memory),
             stop: Some(crate::interrupt::flag()),
         };
+        if let Some(n) = self.random {
+            return crate::random_cmd::run_random(n, self.seed, scenario.variant, bounds);
+        }
         let format = if self.json { Format::Json } else { self.format };
         // A live line on stderr, only for people watching a terminal.
         let live = format == Format::Text && std::io::stderr().is_terminal();

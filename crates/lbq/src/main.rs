@@ -8,6 +8,7 @@ mod cli;
 mod explore;
 mod interrupt;
 mod output;
+mod random_cmd;
 mod replay_cmd;
 mod tour;
 mod yardstick;

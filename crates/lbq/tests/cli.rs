@@ -199,7 +199,15 @@ fn list_shows_presets_and_variants() {
     ] {
         assert!(out.contains(name), "{out}");
     }
-    for v in ["toctou", "livelock", "purge", "upstream", "fixed"] {
+    for v in [
+        "toctou",
+        "livelock",
+        "purge",
+        "upstream",
+        "fixed",
+        "bounded-retry",
+        "change-counter",
+    ] {
         assert!(out.contains(v), "{out}");
     }
 }

@@ -12,6 +12,7 @@ pub mod invariants;
 pub mod lb;
 pub mod presets;
 pub mod queue;
+pub mod random;
 pub mod scenario;
 pub mod sections;
 pub mod server;

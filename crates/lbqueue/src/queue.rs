@@ -70,10 +70,28 @@ pub enum TryAgain {
 /// the same state forever. With [`Behaviour::dequeue_instead_of_retry`] (`fixed`) it only
 /// retries when no server is usable (the retried LB then answers NOSRV); when one is, it
 /// leaves the entry queued and has the caller run that server's queue itself.
+///
+/// This entry point is for a caller that keeps no change count: it behaves as if the
+/// count had moved. The try-again loop itself calls [`pendconn_must_try_again_in_call`].
 pub fn pendconn_must_try_again(
     sys: &mut System,
     s: StreamId,
     b: Behaviour,
+    j: &mut Journal,
+) -> TryAgain {
+    pendconn_must_try_again_in_call(sys, s, b, true, j)
+}
+
+/// [`pendconn_must_try_again`] as called from assign_server_and_queue, which tells it
+/// whether the backend queue's change count moved since this round's `assign_server`
+/// (`queue_changed`). With [`Behaviour::retry_only_after_queue_change`]
+/// (`change-counter`) an unchanged count means a retry would meet the state that just
+/// answered FULL again, so the entry stays queued (0) instead.
+pub fn pendconn_must_try_again_in_call(
+    sys: &mut System,
+    s: StreamId,
+    b: Behaviour,
+    queue_changed: bool,
     j: &mut Journal,
 ) -> TryAgain {
     let p = sys.streams[s as usize]
@@ -85,6 +103,9 @@ pub fn pendconn_must_try_again(
     };
     let nobody_usable = b.try_again_without_usable_server && sys.px.tot_weight() == 0;
     let decision = if !sys.is_linked(s) || !(nobody_served || nobody_usable) {
+        TryAgain::No
+    } else if b.retry_only_after_queue_change && !queue_changed {
+        // Nothing was dequeued and no last stream left since assign_server said FULL.
         TryAgain::No
     } else if !b.dequeue_instead_of_retry || nobody_usable {
         TryAgain::Retry

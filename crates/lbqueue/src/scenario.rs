@@ -135,8 +135,8 @@ impl Scenario {
     /// Writes the scenario as TOML that [`Scenario::from_toml`] reads back.
     pub fn to_toml(&self) -> String {
         let mut out = String::new();
-        out.push_str(&format!("name = {:?}\n", self.name));
-        out.push_str(&format!("description = {:?}\n", self.description));
+        out.push_str(&format!("name = {}\n", toml_str(&self.name)));
+        out.push_str(&format!("description = {}\n", toml_str(&self.description)));
         out.push_str(&format!("variant = {:?}\n", self.variant.name()));
         out.push_str(&format!("algo = {:?}\n", algo_name(self.algo)));
         out.push_str(&format!("threads = {}\n", self.threads));
@@ -145,18 +145,25 @@ impl Scenario {
         let cli: Vec<String> = self
             .cli
             .iter()
-            .map(|c| format!("{:?}", self.cli_text(*c)))
+            .map(|c| toml_str(&self.cli_text(*c)))
             .collect();
         out.push_str(&format!("cli = [{}]\n", cli.join(", ")));
         out.push_str(&format!("queue_timeout = {}\n", self.queue_timeout));
         for s in &self.servers {
             out.push_str(&format!(
-                "\n[[servers]]\nname = {:?}\nmaxconn = {}\nweight = {}\n",
-                s.name, s.maxconn, s.weight
+                "\n[[servers]]\nname = {}\nmaxconn = {}\nweight = {}\n",
+                toml_str(&s.name),
+                s.maxconn,
+                s.weight
             ));
         }
         out
     }
+}
+
+/// A TOML basic string (TOML's escapes, not Rust's `{:?}` ones such as `\u{200b}`).
+fn toml_str(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
 }
 
 /// The name of an algorithm in scenario files and reports (HAProxy's `balance` keyword).

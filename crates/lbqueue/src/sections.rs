@@ -11,12 +11,12 @@ use std::fmt;
 use crate::event::{AssignResult, Event, Journal};
 use crate::lb::{assign_server, sess_change_server};
 use crate::queue::{
-    may_dequeue_tasks, pendconn_add, pendconn_dequeue, pendconn_must_try_again, process_srv_queue,
-    Dequeued, TryAgain,
+    may_dequeue_tasks, pendconn_add, pendconn_dequeue, pendconn_must_try_again_in_call,
+    process_srv_queue, Dequeued, TryAgain,
 };
 use crate::scenario::Scenario;
 use crate::server::run_cli_section;
-use crate::state::{Outcome, Pc, Phase, ServerId, StreamId, System, Task, ThreadId};
+use crate::state::{Call, Outcome, Pc, Phase, ServerId, StreamId, System, Task, ThreadId};
 use crate::stream::{connect_server, release_slot, stream_end, stream_free_killed};
 use crate::variant::Behaviour;
 
@@ -96,16 +96,23 @@ fn timeout_armed(sys: &System, s: StreamId) -> bool {
 }
 
 /// Whether `actor` can run now.
+/// An actor the scenario does not have (a thread or stream out of range, e.g. in a
+/// trace file replayed against a smaller scenario) is never enabled.
 pub fn is_enabled(sys: &System, sc: &Scenario, actor: Actor) -> bool {
     match actor {
-        Actor::Thread(t) => {
-            let th = &sys.threads[t as usize];
-            th.task.is_some() || !th.runq.is_empty()
-        }
+        Actor::Thread(t) => sys
+            .threads
+            .get(t as usize)
+            .is_some_and(|th| th.task.is_some() || !th.runq.is_empty()),
         Actor::Cli => sys.cli_pending(sc),
         Actor::Client => (sys.arrived as usize) < sys.streams.len(),
         Actor::Timeout(s) => {
-            sc.queue_timeout && timeout_armed(sys, s) && !sys.streams[s as usize].timed_out
+            sc.queue_timeout
+                && sys
+                    .streams
+                    .get(s as usize)
+                    .is_some_and(|strm| !strm.timed_out)
+                && timeout_armed(sys, s)
         }
     }
 }
@@ -113,31 +120,64 @@ pub fn is_enabled(sys: &System, sc: &Scenario, actor: Actor) -> bool {
 /// Runs one section of `actor`. The actor must be enabled.
 pub fn step(sys: &mut System, sc: &Scenario, actor: Actor, j: &mut Journal) {
     let b = sc.variant.behaviour();
-    match actor {
-        Actor::Thread(t) => thread_step(sys, t, b, j),
+    // change-counter: what the backend queue's change count looks at.
+    let before = b
+        .retry_only_after_queue_change
+        .then_some((sys.px.served, sys.px.queue.length));
+    let ran = match actor {
+        Actor::Thread(t) => Some((t, thread_step(sys, t, b, j))),
         Actor::Cli => {
             let command = sys.cli_command(sc).expect("CLI step with an empty script");
             let second_half = sys.cli_pc % 2 == 1;
             run_cli_section(sys, command, second_half, b, sc.seeded_bug, j);
             sys.cli_pc += 1;
+            None
         }
         Actor::Client => {
             let s = sys.arrived;
             sys.arrived += 1;
             sys.wake(s);
             j.note(|| Event::Arrive(s));
+            None
         }
         Actor::Timeout(s) => {
             sys.streams[s as usize].timed_out = true;
             sys.wake(s);
             j.note(|| Event::TimeoutFired(s));
+            None
         }
+    };
+    if let Some(before) = before {
+        count_queue_change(sys, before, ran);
+    }
+}
+
+/// `change-counter`: the backend queue's change count moves when a section took an entry
+/// off the backend queue — a dequeuer, `pendconn_grab_from_px`, the purge, a queue
+/// timeout, a killed stream's `stream_free` — or dropped `px->served` to 0 (a last stream
+/// left, wherever `sess_change_server` ran). A caller's own take-back in
+/// `pendconn_must_try_again` does not move it: it is no dequeue, and counting it would
+/// let two retrying calls keep each other retrying. Every section takes at most one of
+/// these actions on the backend queue, so comparing the counters around the section is
+/// exact. `ran`: the thread that ran, the section it ran and its next one.
+fn count_queue_change(
+    sys: &mut System,
+    (served, length): (u8, u8),
+    ran: Option<(ThreadId, (Pc, Option<Pc>))>,
+) {
+    let took_back = ran.is_some_and(|(_, r)| r == (Pc::MustTryAgain, Some(Pc::AssignServer)));
+    let dequeued = sys.px.queue.length < length && !took_back;
+    let last_left = served > 0 && sys.px.served == 0;
+    if dequeued || last_left {
+        // A thread whose assign_server ran in this very section saw the new state.
+        let own_round = ran.and_then(|(t, (pc, _))| (pc == Pc::AssignServer).then_some(t));
+        sys.note_queue_change(own_round);
     }
 }
 
 /// One section of thread `t`: the next section of its current task, or the first
-/// section of the next task in its run queue.
-fn thread_step(sys: &mut System, t: ThreadId, b: Behaviour, j: &mut Journal) {
+/// section of the next task in its run queue. Returns the section it ran and the next.
+fn thread_step(sys: &mut System, t: ThreadId, b: Behaviour, j: &mut Journal) -> (Pc, Option<Pc>) {
     let th = &mut sys.threads[t as usize];
     let task = match th.task {
         Some(task) => task,
@@ -146,14 +186,32 @@ fn thread_step(sys: &mut System, t: ThreadId, b: Behaviour, j: &mut Journal) {
             Task {
                 stream: s,
                 pc: first_section(sys, s),
+                call: Call::default(),
             }
         }
     };
-    let next = run_section(sys, task, b, j);
+    let mut call = task.call;
+    let next = run_section(sys, task, &mut call, b, j);
     sys.threads[t as usize].task = next.map(|pc| Task {
         stream: task.stream,
         pc,
+        call: carry_call(call, pc),
     });
+    (task.pc, next)
+}
+
+/// The call's locals as the next section sees them: all reset once the call returned;
+/// `queue_changed` reset when a round starts again at `balance_again` (it only means
+/// something between a round's `assign_server` and its `pendconn_must_try_again`).
+fn carry_call(call: Call, next: Pc) -> Call {
+    if !next.in_assign() {
+        return Call::default();
+    }
+    Call {
+        retries: call.retries,
+        queue_changed: call.queue_changed
+            && matches!(next, Pc::AddToBackendQueue | Pc::MustTryAgain),
+    }
 }
 
 /// Where a stream task starts when its thread picks it from the run queue
@@ -176,8 +234,15 @@ fn first_section(sys: &System, s: StreamId) -> Pc {
 }
 
 /// Runs the section at `task.pc`; returns the next section of the same task, or `None`
-/// when the task yields (the stream waits, or ended).
-fn run_section(sys: &mut System, task: Task, b: Behaviour, j: &mut Journal) -> Option<Pc> {
+/// when the task yields (the stream waits, or ended). `call` holds the locals of the
+/// assign_server_and_queue call in progress.
+fn run_section(
+    sys: &mut System,
+    task: Task,
+    call: &mut Call,
+    b: Behaviour,
+    j: &mut Journal,
+) -> Option<Pc> {
     let s = task.stream;
     match task.pc {
         Pc::AssignServer => {
@@ -215,8 +280,21 @@ fn run_section(sys: &mut System, task: Task, b: Behaviour, j: &mut Journal) -> O
             }
         }
         Pc::MustTryAgain => {
-            match pendconn_must_try_again(sys, s, b, j) {
-                TryAgain::Retry => Some(Pc::AssignServer),
+            // bounded-retry: `if (tries++ < K && pendconn_must_try_again(p)) goto
+            // balance_again;` — once the rounds are spent, QUEUED without asking.
+            let rounds_left = b.try_again_rounds.is_none_or(|k| call.retries < k);
+            let decision = if rounds_left {
+                pendconn_must_try_again_in_call(sys, s, b, call.queue_changed, j)
+            } else {
+                TryAgain::No
+            };
+            match decision {
+                TryAgain::Retry => {
+                    if b.try_again_rounds.is_some() {
+                        call.retries += 1;
+                    }
+                    Some(Pc::AssignServer)
+                }
                 TryAgain::No => {
                     // srv_redispatch_connect, QUEUED: the target is NULL for a backend
                     // queue entry, so there is no server queue to process.
@@ -230,7 +308,7 @@ fn run_section(sys: &mut System, task: Task, b: Behaviour, j: &mut Journal) -> O
             }
         }
         Pc::DequeueAfterQueueing(v) | Pc::DequeueAfterRelease(v) => {
-            offer_slot(sys, v, j);
+            offer_slot(sys, v, b, j);
             None
         }
         Pc::Dequeue => match pendconn_dequeue(sys, s, j) {
@@ -262,7 +340,7 @@ fn run_section(sys: &mut System, task: Task, b: Behaviour, j: &mut Journal) -> O
             }
         }
         Pc::FreeDequeue(v) => {
-            offer_slot(sys, v, j);
+            offer_slot(sys, v, b, j);
             Some(Pc::FreeReleaseSlot)
         }
         Pc::FreeReleaseSlot => {
@@ -304,10 +382,95 @@ fn queued(sys: &mut System, s: StreamId, j: &mut Journal) {
 
 /// `if (may_dequeue_tasks(srv, px)) process_srv_queue(srv);`, the idiom HAProxy runs
 /// after queueing on a server and after releasing a slot.
-fn offer_slot(sys: &mut System, v: ServerId, j: &mut Journal) {
+///
+/// With [`Behaviour::release_offers_backend_elsewhere`] (`fixed`), when `v` may not serve
+/// the backend queue (it is in maintenance) but that queue holds entries, the first
+/// usable server that may dequeue runs its queue instead: a stream served on a server
+/// that went down counted in `px->served`, so `pendconn_must_try_again` trusted it to
+/// dequeue the backend, and it never will.
+fn offer_slot(sys: &mut System, v: ServerId, b: Behaviour, j: &mut Journal) {
     if may_dequeue_tasks(sys, v) {
         process_srv_queue(sys, v, j);
-    } else {
-        j.note(|| Event::NoDequeue(v));
+        return;
+    }
+    j.note(|| Event::NoDequeue(v));
+    let stranded = sys.px.queue.length > 0 && !sys.px.servers[v as usize].usable();
+    if b.release_offers_backend_elsewhere && stranded {
+        let n = sys.px.servers.len() as ServerId;
+        if let Some(w) =
+            (0..n).find(|&w| sys.px.servers[w as usize].usable() && may_dequeue_tasks(sys, w))
+        {
+            process_srv_queue(sys, w, j);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::presets;
+    use crate::variant::{Variant, BOUNDED_RETRY_ROUNDS};
+
+    /// Every state reachable in a preset under a variant (plain BFS over [`step`]).
+    fn reachable(preset: &str, variant: Variant) -> HashSet<System> {
+        let sc = presets::get(preset).expect("preset").with_variant(variant);
+        let mut seen = HashSet::from([System::new(&sc)]);
+        let mut todo = vec![System::new(&sc)];
+        let mut actors = Vec::new();
+        while let Some(sys) = todo.pop() {
+            actors.clear();
+            enabled_actors(&sys, &sc, &mut actors);
+            for &a in &actors {
+                let mut next = sys.clone();
+                step(&mut next, &sc, a, &mut Journal::silent());
+                if seen.insert(next.clone()) {
+                    todo.push(next);
+                }
+            }
+        }
+        seen
+    }
+
+    /// The call's locals only exist while the call is in progress, stay within their
+    /// bounds, and are never set by a variant that does not use them: the state space
+    /// stays finite and the other variants' state counts do not move.
+    #[test]
+    fn call_locals_live_only_inside_a_call_and_stay_bounded() {
+        for preset in ["first", "one-thread"] {
+            for variant in Variant::ALL {
+                let b = variant.behaviour();
+                let mut max_retries = 0;
+                let mut changed_seen = false;
+                for sys in reachable(preset, variant) {
+                    for task in sys.threads.iter().filter_map(|th| th.task) {
+                        let c = task.call;
+                        if !task.pc.in_assign() {
+                            assert_eq!(c, Call::default(), "{preset} {variant}: {task:?}");
+                        }
+                        assert!(
+                            !c.queue_changed
+                                || matches!(task.pc, Pc::AddToBackendQueue | Pc::MustTryAgain),
+                            "{preset} {variant}: {task:?}"
+                        );
+                        max_retries = max_retries.max(c.retries);
+                        changed_seen |= c.queue_changed;
+                    }
+                }
+                let rounds = b.try_again_rounds.unwrap_or(0);
+                assert!(max_retries <= rounds, "{preset} {variant}");
+                assert!(
+                    !changed_seen || b.retry_only_after_queue_change,
+                    "{preset} {variant}"
+                );
+                if variant == Variant::BoundedRetry && preset == "first" {
+                    assert_eq!(max_retries, BOUNDED_RETRY_ROUNDS, "the bound is reached");
+                }
+                if variant == Variant::ChangeCounter && preset == "first" {
+                    assert!(changed_seen, "the count moves under a waiting call");
+                }
+            }
+        }
     }
 }

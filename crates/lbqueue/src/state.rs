@@ -268,6 +268,24 @@ impl Pc {
     }
 }
 
+/// The local variables one call of `assign_server_and_queue()` carries from one of its
+/// sections to the next. Outside a call (and in every variant that does not use them)
+/// they are at their default, so they never tell apart two states that HAProxy would
+/// not, and they are bounded, so the state space stays finite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Call {
+    /// `bounded-retry`: how many times this call went back to `balance_again`
+    /// (at most [`crate::variant::Behaviour::try_again_rounds`]).
+    pub retries: u8,
+    /// `change-counter`: the backend queue's change count moved since this round's
+    /// `assign_server()` looked (some entry left the backend queue other than by a
+    /// caller's own take-back, or `px->served` dropped to 0). This is exactly
+    /// "count now != count seen by the call" of an unbounded counter, kept as one bit
+    /// per call in progress; it is only ever set while the call waits to add its entry
+    /// or to run `pendconn_must_try_again`.
+    pub queue_changed: bool,
+}
+
 /// The stream task a thread is in the middle of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Task {
@@ -275,6 +293,8 @@ pub struct Task {
     pub stream: StreamId,
     /// Its next section.
     pub pc: Pc,
+    /// The locals of the assign_server_and_queue call in progress (default otherwise).
+    pub call: Call,
 }
 
 /// An HAProxy thread: a run queue of woken stream tasks, and the one it is running.
@@ -362,6 +382,23 @@ impl System {
         let t = self.streams[s as usize].thread as usize;
         if !self.threads[t].runq.contains(&s) {
             self.threads[t].runq.push(s);
+        }
+    }
+
+    /// `change-counter`: the backend queue's change count moves. Every call of
+    /// assign_server_and_queue that has got FULL and not yet run
+    /// `pendconn_must_try_again` notes it, except `except` (a thread whose own
+    /// `assign_server` ran in the same section: that round already saw the change).
+    pub fn note_queue_change(&mut self, except: Option<ThreadId>) {
+        for (t, th) in self.threads.iter_mut().enumerate() {
+            if Some(t as ThreadId) == except {
+                continue;
+            }
+            if let Some(task) = th.task.as_mut() {
+                if matches!(task.pc, Pc::AddToBackendQueue | Pc::MustTryAgain) {
+                    task.call.queue_changed = true;
+                }
+            }
         }
     }
 

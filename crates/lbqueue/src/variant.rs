@@ -22,7 +22,27 @@ pub enum Variant {
     /// `purge` plus the two changes to `pendconn_must_try_again` the checker showed
     /// necessary, and HAProxy's later dc9ce9c26 (CHECKS.md, "fixed").
     Fixed,
+    /// `purge` with the try-again loop limited to [`BOUNDED_RETRY_ROUNDS`] rounds, the
+    /// first alternative the seed commit names ("It could be limited to a few rounds"):
+    /// after that many `goto balance_again`, assign_server_and_queue returns QUEUED and
+    /// leaves the entry in the backend queue.
+    BoundedRetry,
+    /// `purge` with a change count on the backend queue, the other alternative the seed
+    /// commit names ("a change count should be used in the queues so that it's possible
+    /// to detect that some dequeuing happened and/or that a last stream has left"):
+    /// `pendconn_must_try_again` only takes the entry back when the count moved since
+    /// this round's `assign_server`.
+    ChangeCounter,
 }
+
+/// How many times `bounded-retry` lets one call of assign_server_and_queue go back to
+/// `balance_again`. One round is what the race 5541d4995d is about needs (the last slot
+/// holder leaves between our FULL and our `pendconn_add`); three ("a few") lets a call
+/// survive that race three times in a row, while keeping the per-call counter, which
+/// lives in the thread's task only while the call is in progress, to four values.
+/// CHECKS.md ("Alternative fixes") shows the verdicts do not depend on the value
+/// (1 to 6 tried): only the counterexamples get longer.
+pub const BOUNDED_RETRY_ROUNDS: u8 = 3;
 
 /// A bug seeded on purpose into one section, so that a test can show that a property
 /// catches it: a property that no variant violates would prove nothing. Set only by
@@ -64,16 +84,34 @@ pub struct Behaviour {
     /// dc9ce9c26: `stream_free` runs `process_srv_queue` after releasing a slot that it
     /// still held (a stream killed before it connected), not only before.
     pub dequeue_after_free_release: bool,
+    /// lbqueue's own change: a slot released on a server that may not serve the backend
+    /// queue (in maintenance) is offered to a usable server when the backend queue holds
+    /// entries, since `px->served` counted that stream as a future dequeuer.
+    pub release_offers_backend_elsewhere: bool,
+    /// `bounded-retry`: assign_server_and_queue goes back to `balance_again` at most this
+    /// many times per call; after that it no longer calls `pendconn_must_try_again` and
+    /// returns QUEUED with the entry left in the backend queue
+    /// (`if (tries++ < K && pendconn_must_try_again(p)) goto balance_again;`). The count
+    /// is the call's local variable ([`crate::state::Call::retries`]). `None`: unlimited.
+    pub try_again_rounds: Option<u8>,
+    /// `change-counter`: `pendconn_must_try_again` takes the entry back only if the
+    /// backend queue's change count moved since this round's `assign_server` looked —
+    /// some entry left the backend queue (dequeued, grabbed, purged, timed out, killed;
+    /// not another caller's own take-back) or `px->served` dropped to 0 (a last stream
+    /// left). Kept exactly, as the per-call flag [`crate::state::Call::queue_changed`].
+    pub retry_only_after_queue_change: bool,
 }
 
 impl Variant {
     /// Every variant, in history order.
-    pub const ALL: [Variant; 5] = [
+    pub const ALL: [Variant; 7] = [
         Variant::Toctou,
         Variant::Livelock,
         Variant::Purge,
         Variant::Upstream,
         Variant::Fixed,
+        Variant::BoundedRetry,
+        Variant::ChangeCounter,
     ];
 
     /// The name used on the command line and in reports.
@@ -84,6 +122,8 @@ impl Variant {
             Variant::Purge => "purge",
             Variant::Upstream => "upstream",
             Variant::Fixed => "fixed",
+            Variant::BoundedRetry => "bounded-retry",
+            Variant::ChangeCounter => "change-counter",
         }
     }
 
@@ -100,6 +140,13 @@ impl Variant {
                 "purge + must_try_again never spins (NOSRV retry without a usable server, else dequeue \
                  ourselves) + dc9ce9c26"
             }
+            Variant::BoundedRetry => {
+                "purge + try-again loop limited to 3 rounds per call, then QUEUED (seed commit's first alternative)"
+            }
+            Variant::ChangeCounter => {
+                "purge + must_try_again retries only if the backend queue's change count moved \
+                 (dequeue or last stream left; seed commit's second alternative)"
+            }
         }
     }
 
@@ -114,6 +161,9 @@ impl Variant {
             enable_processes_queue: false,
             dequeue_instead_of_retry: false,
             dequeue_after_free_release: false,
+            release_offers_backend_elsewhere: false,
+            try_again_rounds: None,
+            retry_only_after_queue_change: false,
         };
         match self {
             Variant::Toctou => none,
@@ -136,6 +186,15 @@ impl Variant {
                 try_again_without_usable_server: true,
                 dequeue_instead_of_retry: true,
                 dequeue_after_free_release: true,
+                release_offers_backend_elsewhere: true,
+                ..Variant::Purge.behaviour()
+            },
+            Variant::BoundedRetry => Behaviour {
+                try_again_rounds: Some(BOUNDED_RETRY_ROUNDS),
+                ..Variant::Purge.behaviour()
+            },
+            Variant::ChangeCounter => Behaviour {
+                retry_only_after_queue_change: true,
                 ..Variant::Purge.behaviour()
             },
         }

@@ -884,8 +884,14 @@ fn redistribute_purges_the_backend_queue_only_with_the_purge_and_no_usable_weigh
             let purged = b.purge_backend_queue && servers == 1;
             assert_eq!(
                 purged,
-                matches!(variant, Variant::Purge | Variant::Upstream | Variant::Fixed)
-                    && servers == 1
+                matches!(
+                    variant,
+                    Variant::Purge
+                        | Variant::Upstream
+                        | Variant::Fixed
+                        | Variant::BoundedRetry
+                        | Variant::ChangeCounter
+                ) && servers == 1
             );
             if purged {
                 assert!(

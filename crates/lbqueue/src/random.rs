@@ -1,0 +1,503 @@
+//! Random scenarios for randomized testing: a small deterministic PRNG ([`SplitMix64`])
+//! and [`random_scenario`], which draws small, always valid, exhaustively checkable
+//! scenarios (1–2 servers, maxconn 0–2, any algorithm, 1–3 threads, 1–5 streams, 0–6 CLI
+//! commands on existing servers, `timeout queue` on or off by default).
+//!
+//! Everything here is a pure function of a seed, so a scenario found by a randomized
+//! test or by `lbq check --random N --seed S` is regenerated from its seed alone; it is
+//! also written out as a scenario file ([`Scenario::to_toml`]). [`shrink_scenario`]
+//! lists the valid scenarios one reduction smaller, for shrinking a failing one.
+
+use crate::scenario::{limits, CliCommand, CliKind, Scenario, ServerConfig};
+use crate::state::{LbAlgo, ServerId, ThreadId};
+use crate::variant::Variant;
+
+/// SplitMix64 (Steele, Lea, Flood 2014; the generator `java.util.SplittableRandom` and
+/// xoshiro's seeding use): 64 bits of state, every seed is valid, statistically good
+/// enough for test generation, and identical on every platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SplitMix64 {
+    state: u64,
+}
+
+const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl SplitMix64 {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        SplitMix64 { state: seed }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(GOLDEN_GAMMA);
+        mix64(self.state)
+    }
+
+    /// A uniform integer in `0..n` (`n > 0`), without modulo bias (rejection).
+    pub fn below(&mut self, n: u64) -> u64 {
+        assert!(n > 0, "SplitMix64::below(0)");
+        // The largest multiple of n that fits: draws at or above it are redrawn.
+        let zone = u64::MAX - (u64::MAX % n);
+        loop {
+            let x = self.next_u64();
+            if x < zone {
+                return x % n;
+            }
+        }
+    }
+
+    /// A uniform integer in `lo..=hi` (`lo <= hi`).
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        assert!(lo <= hi, "SplitMix64::between({lo}, {hi})");
+        match (hi - lo).checked_add(1) {
+            Some(span) => lo + self.below(span),
+            None => self.next_u64(),
+        }
+    }
+
+    /// True with probability 1/2.
+    pub fn coin(&mut self) -> bool {
+        self.next_u64() >> 63 == 1
+    }
+
+    /// One element of a non-empty slice, uniformly.
+    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// SplitMix64's output function (a bijection on `u64`).
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The seed of the `index`-th scenario of a run seeded with `seed`: each scenario of
+/// `lbq check --random N --seed S` can be regenerated on its own from this.
+pub fn derive_seed(seed: u64, index: u64) -> u64 {
+    mix64(seed ^ mix64(index.wrapping_add(1).wrapping_mul(GOLDEN_GAMMA)))
+}
+
+/// What [`random_scenario`] may draw. Every field is clamped to what a scenario file
+/// accepts ([`crate::scenario::limits`]), and the minimums (1 server, 1 thread, 1
+/// stream, weight 1) always hold, so any `Limits` gives valid scenarios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most servers (at least 1 is drawn).
+    pub max_servers: usize,
+    /// Largest `maxconn` (0, unlimited, is drawn too).
+    pub max_maxconn: u8,
+    /// Largest weight (at least 1).
+    pub max_weight: u8,
+    /// Most threads (at least 1).
+    pub max_threads: u8,
+    /// Most streams (at least 1).
+    pub max_streams: usize,
+    /// Most CLI commands (0 is drawn too).
+    pub max_cli: usize,
+    /// Whether `timeout queue` may be drawn on (it is drawn on half the time).
+    pub queue_timeout: bool,
+    /// The variant the scenarios name.
+    pub variant: Variant,
+}
+
+impl Limits {
+    /// Small enough that almost every scenario is checked exhaustively in seconds: 1–2
+    /// servers, maxconn 0–2, weight 1 (roundrobin = static-rr, as in every preset),
+    /// 1–3 threads, 1–5 streams, 0–6 CLI commands, `timeout queue` on or off, `fixed`.
+    pub const SMALL: Limits = Limits {
+        max_servers: 2,
+        max_maxconn: 2,
+        max_weight: 1,
+        max_threads: 3,
+        max_streams: 5,
+        max_cli: 6,
+        queue_timeout: true,
+        variant: Variant::Fixed,
+    };
+
+    /// [`Limits::SMALL`] for another variant.
+    pub fn small(variant: Variant) -> Limits {
+        Limits {
+            variant,
+            ..Limits::SMALL
+        }
+    }
+
+    /// The same limits, clamped into what scenario files accept.
+    fn clamped(&self) -> Limits {
+        Limits {
+            max_servers: self.max_servers.clamp(1, limits::SERVERS),
+            max_maxconn: self.max_maxconn.min(limits::MAXCONN),
+            max_weight: self.max_weight.clamp(1, limits::WEIGHT),
+            max_threads: self.max_threads.clamp(1, limits::THREADS),
+            max_streams: self.max_streams.clamp(1, limits::STREAMS),
+            max_cli: self.max_cli.min(limits::CLI_COMMANDS),
+            ..*self
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::SMALL
+    }
+}
+
+/// Every LB algorithm, in scenario-file order.
+pub const ALGOS: [LbAlgo; 4] = [
+    LbAlgo::RoundRobin,
+    LbAlgo::StaticRr,
+    LbAlgo::First,
+    LbAlgo::Hash,
+];
+
+const CLI_KINDS: [CliKind; 3] = [CliKind::Disable, CliKind::Shutdown, CliKind::Enable];
+
+/// A random scenario within `limits` (named `random`; callers rename it). Always valid:
+/// `Scenario::from_toml(&s.to_toml(), ..)` gives `s` back. Half the CLI scripts are
+/// commands of any kind on any server in any order; the other half are maintenance
+/// cycles (`disable`, maybe `shutdown sessions`, usually `enable`, on one server), the
+/// shape of the seed commit's reproducer, which uniform scripts rarely produce.
+pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
+    let l = limits.clamped();
+    let n_servers = rng.between(1, l.max_servers as u64) as usize;
+    let servers = (0..n_servers)
+        .map(|i| ServerConfig {
+            name: format!("s{}", i + 1),
+            maxconn: rng.between(0, l.max_maxconn.into()) as u8,
+            weight: rng.between(1, l.max_weight.into()) as u8,
+        })
+        .collect();
+    let algo = *rng.pick(&ALGOS);
+    let threads = rng.between(1, l.max_threads.into()) as u8;
+    let n_streams = rng.between(1, l.max_streams as u64) as usize;
+    let streams = (0..n_streams)
+        .map(|_| rng.below(threads.into()) as ThreadId)
+        .collect();
+    let n_cli = rng.between(0, l.max_cli as u64) as usize;
+    let cli = if rng.coin() {
+        random_commands(rng, n_cli, n_servers)
+    } else {
+        maintenance_cycles(rng, n_cli, n_servers)
+    };
+    let queue_timeout = l.queue_timeout && rng.coin();
+    Scenario {
+        name: "random".to_string(),
+        description: "drawn by lbqueue::random".to_string(),
+        variant: l.variant,
+        algo,
+        servers,
+        threads,
+        streams,
+        cli,
+        queue_timeout,
+        seeded_bug: None,
+    }
+}
+
+/// `n` commands, each of any kind on any server.
+fn random_commands(rng: &mut SplitMix64, n: usize, n_servers: usize) -> Vec<CliCommand> {
+    (0..n)
+        .map(|_| CliCommand {
+            kind: *rng.pick(&CLI_KINDS),
+            server: rng.below(n_servers as u64) as ServerId,
+        })
+        .collect()
+}
+
+/// `n` commands made of maintenance cycles as operators (and the seed commit's
+/// reproducer) run them: `disable server`, sometimes `shutdown sessions server`, usually
+/// `enable server`, each cycle on one server.
+fn maintenance_cycles(rng: &mut SplitMix64, n: usize, n_servers: usize) -> Vec<CliCommand> {
+    let mut cli = Vec::with_capacity(n);
+    while cli.len() < n {
+        let server = rng.below(n_servers as u64) as ServerId;
+        let shutdown = rng.coin();
+        let enable = rng.below(3) > 0;
+        let cycle = [
+            Some(CliKind::Disable),
+            shutdown.then_some(CliKind::Shutdown),
+            enable.then_some(CliKind::Enable),
+        ];
+        for kind in cycle.into_iter().flatten() {
+            if cli.len() < n {
+                cli.push(CliCommand { kind, server });
+            }
+        }
+    }
+    cli
+}
+
+/// How [`reductions`] made a scenario smaller, so that a shrinker can carry a schedule
+/// over (the actors that remain keep their identity, renumbered).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    /// Server `v` removed, with the CLI commands naming it; later servers renumbered.
+    Server(ServerId),
+    /// CLI command `i` removed.
+    Cli(usize),
+    /// Stream `i` removed; later streams renumbered.
+    Stream(usize),
+    /// Thread `t` removed: its streams moved to thread 0 (the first remaining one),
+    /// later threads renumbered.
+    Thread(ThreadId),
+    /// A setting simplified: `timeout queue` off, a smaller `maxconn`, weight 1,
+    /// roundrobin.
+    Setting,
+}
+
+/// The valid scenarios one reduction smaller than `s`, simplest first: one server, CLI
+/// command, stream or thread fewer, `timeout queue` off, a smaller `maxconn` or weight,
+/// roundrobin. Each strictly decreases a well-founded measure, so repeated shrinking
+/// ends.
+pub fn shrink_scenario(s: &Scenario) -> Vec<Scenario> {
+    reductions(s).into_iter().map(|(_, t)| t).collect()
+}
+
+/// [`shrink_scenario`], saying what each reduction removed.
+pub fn reductions(s: &Scenario) -> Vec<(Reduction, Scenario)> {
+    let mut out = Vec::new();
+    if s.servers.len() > 1 {
+        for v in 0..s.servers.len() {
+            let mut t = s.clone();
+            t.servers.remove(v);
+            t.cli = s
+                .cli
+                .iter()
+                .filter(|c| c.server as usize != v)
+                .map(|c| CliCommand {
+                    server: if c.server as usize > v {
+                        c.server - 1
+                    } else {
+                        c.server
+                    },
+                    ..*c
+                })
+                .collect();
+            out.push((Reduction::Server(v as ServerId), t));
+        }
+    }
+    for i in 0..s.cli.len() {
+        let mut t = s.clone();
+        t.cli.remove(i);
+        out.push((Reduction::Cli(i), t));
+    }
+    if s.streams.len() > 1 {
+        for i in 0..s.streams.len() {
+            let mut t = s.clone();
+            t.streams.remove(i);
+            out.push((Reduction::Stream(i), t));
+        }
+    }
+    if s.threads > 1 {
+        for gone in 0..s.threads {
+            let mut t = s.clone();
+            t.threads -= 1;
+            t.streams = s
+                .streams
+                .iter()
+                .map(|&th| match th.cmp(&gone) {
+                    std::cmp::Ordering::Less => th,
+                    std::cmp::Ordering::Equal => 0,
+                    std::cmp::Ordering::Greater => th - 1,
+                })
+                .collect();
+            out.push((Reduction::Thread(gone), t));
+        }
+    }
+    let mut setting = |t: Scenario| out.push((Reduction::Setting, t));
+    if s.queue_timeout {
+        setting(Scenario {
+            queue_timeout: false,
+            ..s.clone()
+        });
+    }
+    for v in 0..s.servers.len() {
+        if s.servers[v].maxconn > 0 {
+            let mut t = s.clone();
+            t.servers[v].maxconn -= 1;
+            setting(t);
+        }
+        if s.servers[v].weight > 1 {
+            let mut t = s.clone();
+            t.servers[v].weight = 1;
+            setting(t);
+        }
+    }
+    if s.algo != LbAlgo::RoundRobin {
+        setting(Scenario {
+            algo: LbAlgo::RoundRobin,
+            ..s.clone()
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn reparsed(s: &Scenario) -> Scenario {
+        Scenario::from_toml(&s.to_toml(), "unused").unwrap_or_else(|e| {
+            panic!("invalid random scenario ({e}):\n{}", s.to_toml());
+        })
+    }
+
+    #[test]
+    fn splitmix64_matches_the_reference_sequence() {
+        // The reference implementation's first outputs for seed 1234567
+        // (https://prng.di.unimi.it/splitmix64.c).
+        let mut r = SplitMix64::new(1234567);
+        let got: Vec<u64> = (0..5).map(|_| r.next_u64()).collect();
+        assert_eq!(
+            got,
+            [
+                6457827717110365317,
+                3203168211198807973,
+                9817491932198370423,
+                4593380528125082431,
+                16408922859458223821
+            ]
+        );
+    }
+
+    #[test]
+    fn below_and_between_stay_in_range_and_cover_it() {
+        let mut r = SplitMix64::new(7);
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let x = r.below(7);
+            assert!(x < 7);
+            seen.insert(x);
+            let y = r.between(3, 5);
+            assert!((3..=5).contains(&y));
+        }
+        assert_eq!(seen.len(), 7);
+        // The full range does not overflow.
+        let _ = r.between(0, u64::MAX);
+        assert_eq!(r.between(u64::MAX, u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn derived_seeds_differ() {
+        let seeds: HashSet<u64> = (0..1000).map(|i| derive_seed(42, i)).collect();
+        assert_eq!(seeds.len(), 1000);
+        assert_ne!(derive_seed(1, 0), derive_seed(2, 0));
+    }
+
+    #[test]
+    fn random_scenarios_round_trip_through_toml() {
+        let mut r = SplitMix64::new(0x5EED);
+        for variant in Variant::ALL {
+            for _ in 0..2_000 {
+                let s = random_scenario(&mut r, &Limits::small(variant));
+                assert_eq!(reparsed(&s), s, "\n{}", s.to_toml());
+            }
+        }
+    }
+
+    #[test]
+    fn random_scenarios_respect_the_limits_and_cover_them() {
+        let mut r = SplitMix64::new(99);
+        let l = Limits::SMALL;
+        let (mut algos, mut kinds) = (HashSet::new(), HashSet::new());
+        let (mut servers, mut threads, mut streams, mut clis, mut maxconns, mut qt) = (
+            HashSet::new(),
+            HashSet::new(),
+            HashSet::new(),
+            HashSet::new(),
+            HashSet::new(),
+            HashSet::new(),
+        );
+        for _ in 0..5_000 {
+            let s = random_scenario(&mut r, &l);
+            assert!((1..=l.max_servers).contains(&s.servers.len()));
+            assert!((1..=l.max_threads).contains(&s.threads));
+            assert!((1..=l.max_streams).contains(&s.streams.len()));
+            assert!(s.cli.len() <= l.max_cli);
+            assert!(s.streams.iter().all(|&t| t < s.threads));
+            assert!(s.cli.iter().all(|c| (c.server as usize) < s.servers.len()));
+            assert!(s.servers.iter().all(|v| v.maxconn <= 2 && v.weight == 1));
+            algos.insert(s.algo);
+            kinds.extend(s.cli.iter().map(|c| c.kind));
+            servers.insert(s.servers.len());
+            threads.insert(s.threads);
+            streams.insert(s.streams.len());
+            clis.insert(s.cli.len());
+            maxconns.extend(s.servers.iter().map(|v| v.maxconn));
+            qt.insert(s.queue_timeout);
+        }
+        assert_eq!(algos.len(), 4);
+        assert_eq!(kinds.len(), 3);
+        assert_eq!(servers.len(), 2);
+        assert_eq!(threads.len(), 3);
+        assert_eq!(streams.len(), 5);
+        assert_eq!(clis.len(), 7);
+        assert_eq!(maxconns.len(), 3);
+        assert_eq!(qt.len(), 2);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_scenario() {
+        let a = random_scenario(&mut SplitMix64::new(derive_seed(3, 4)), &Limits::SMALL);
+        let b = random_scenario(&mut SplitMix64::new(derive_seed(3, 4)), &Limits::SMALL);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn out_of_range_limits_are_clamped_to_valid_scenarios() {
+        let wild = Limits {
+            max_servers: 100,
+            max_maxconn: 255,
+            max_weight: 0,
+            max_threads: 0,
+            max_streams: 0,
+            max_cli: 1000,
+            queue_timeout: true,
+            variant: Variant::Purge,
+        };
+        let mut r = SplitMix64::new(5);
+        for _ in 0..500 {
+            let s = random_scenario(&mut r, &wild);
+            assert_eq!(reparsed(&s), s);
+        }
+    }
+
+    #[test]
+    fn every_shrink_is_valid_and_smaller() {
+        fn size(s: &Scenario) -> usize {
+            s.servers.len()
+                + s.cli.len()
+                + s.streams.len()
+                + s.threads as usize
+                + usize::from(s.queue_timeout)
+                + s.servers
+                    .iter()
+                    .map(|v| v.maxconn as usize + v.weight as usize)
+                    .sum::<usize>()
+                + usize::from(s.algo != LbAlgo::RoundRobin)
+        }
+        let mut r = SplitMix64::new(11);
+        for _ in 0..500 {
+            let s = random_scenario(&mut r, &Limits::SMALL);
+            for t in shrink_scenario(&s) {
+                assert_eq!(reparsed(&t), t, "shrunk from\n{}", s.to_toml());
+                assert!(size(&t) < size(&s));
+            }
+        }
+        // Shrinking repeatedly ends at the smallest scenario.
+        let mut s = random_scenario(&mut r, &Limits::SMALL);
+        while let Some(t) = shrink_scenario(&s).into_iter().next() {
+            s = t;
+        }
+        assert_eq!(
+            (s.servers.len(), s.cli.len(), s.streams.len(), s.threads),
+            (1, 0, 1, 1)
+        );
+        assert_eq!((s.servers[0].maxconn, s.algo), (0, LbAlgo::RoundRobin));
+    }
+}
