@@ -72,12 +72,12 @@ use lbqueue::{is_enabled, step, Actor as StepActor, Journal, Scenario, StreamId,
 use stateright::actor::{
     model_timeout, Actor, ActorModel, ActorModelAction, ActorModelState, Id, Network, Out,
 };
-use stateright::{Expectation, Model, Path, Property};
+use stateright::{Model, Path, Property};
 
-use crate::check::{Kind, PropertyReport, Report, Status};
+use crate::check::{build_report, Report};
 use crate::graph::{Bounds, Graph};
-use crate::liveness::{fair_cycle, solo_cycle, stuck_cycle, Fairness, Lasso};
-use crate::step_model::{StepModel, ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES};
+use crate::liveness::{Fairness, Lasso};
+use crate::step_model::StepModel;
 use crate::trace::{stream_of, Trace};
 
 /// The backend's actor index (its [`Id`] is `Id::from(BACKEND)`).
@@ -750,28 +750,6 @@ fn render(model: &ActorSystemModel, g: &Graph<ActorSystemModel>, lasso: &Lasso<A
     trace
 }
 
-fn liveness_report(
-    model: &ActorSystemModel,
-    g: &Graph<ActorSystemModel>,
-    name: &'static str,
-    kind: Kind,
-    lasso: Option<&Lasso<Action>>,
-    note: Option<String>,
-) -> PropertyReport {
-    let status = match (lasso, g.complete) {
-        (Some(_), _) => Status::Violated,
-        (None, true) => Status::Holds,
-        (None, false) => Status::Incomplete,
-    };
-    PropertyReport {
-        name,
-        kind,
-        status,
-        note,
-        trace: lasso.map(|l| render(model, g, l)),
-    }
-}
-
 /// Checks a scenario (with its variant) on the actor system, within `bounds`: the same
 /// properties, searches and [`Report`] as [`crate::check::check`], engine
 /// `stateright-actor`. Traces are the sections the backend ran along the actor path,
@@ -781,82 +759,13 @@ pub fn check_actor(scenario: &Scenario, bounds: Bounds) -> Report {
     let started = Instant::now();
     let model = ActorSystemModel::new(scenario.clone());
     let g = Graph::explore(&model, bounds);
-    let mut properties = Vec::new();
-    for (i, p) in model.properties().iter().enumerate() {
-        let found = g.discoveries[i];
-        let (kind, status) = match (&p.expectation, found, g.complete) {
-            (&Expectation::Always, Some(_), _) => (Kind::Always, Status::Violated),
-            (&Expectation::Always, None, true) => (Kind::Always, Status::Holds),
-            (&Expectation::Always, None, false) => (Kind::Always, Status::Incomplete),
-            (_, Some(_), _) => (Kind::Sometimes, Status::Reached),
-            (_, None, true) => (Kind::Sometimes, Status::Unreached),
-            (_, None, false) => (Kind::Sometimes, Status::Incomplete),
-        };
-        let trace = found.map(|id| {
-            let (init, prefix) = g.path_to(id);
-            render(
-                &model,
-                &g,
-                &Lasso {
-                    init,
-                    prefix,
-                    cycle: Vec::new(),
-                },
-            )
-        });
-        properties.push(PropertyReport {
-            name: p.name,
-            kind,
-            status,
-            note: None,
-            trace,
-        });
-    }
-    let stuck = stuck_cycle(&model, &g);
-    let livelock = fair_cycle(&model, &g);
-    let spin = solo_cycle(&model, &g, |s| StepModel::threads_in_assign(backend(s)));
-    let lockstep_note = (livelock.is_some() && stuck.is_none()).then(|| {
-        "every fair cycle found can still be left by some schedule: threads keep each other looping only in lockstep"
-            .to_string()
-    });
-    properties.push(liveness_report(
+    build_report(
         &model,
         &g,
-        ASSIGN_TERMINATES,
-        Kind::FairCycle,
-        livelock.as_ref(),
-        lockstep_note,
-    ));
-    properties.push(liveness_report(
-        &model,
-        &g,
-        ASSIGN_CAN_RETURN,
-        Kind::StuckCycle,
-        stuck.as_ref(),
-        None,
-    ));
-    let spin_note = (spin.is_some() && livelock.is_none()).then(|| {
-        "spin-wait, not a livelock: the loop ends as soon as another thread runs (assign_terminates holds)"
-            .to_string()
-    });
-    properties.push(liveness_report(
-        &model,
-        &g,
-        ASSIGN_SOLO_TERMINATES,
-        Kind::SoloCycle,
-        spin.as_ref(),
-        spin_note,
-    ));
-    Report {
-        variant: scenario.variant.name().to_string(),
-        scenario: scenario.name.clone(),
-        engine: "stateright-actor",
-        complete: g.complete,
-        stopped_by: g.stopped_by,
-        states: g.transitions + g.states.len().min(1),
-        unique_states: g.states.len(),
-        max_depth: g.max_depth(),
-        seconds: started.elapsed().as_secs_f64(),
-        properties,
-    }
+        scenario,
+        "stateright-actor",
+        |s| StepModel::threads_in_assign(backend(s)),
+        |lasso| render(&model, &g, lasso),
+        started,
+    )
 }
