@@ -19,11 +19,11 @@ pub fn list() {
         } else {
             ""
         };
-        println!("  {:<12} {}{default}", s.name, s.description);
+        println!("  {:<15} {}{default}", s.name, s.description);
     }
     println!("\nVariants (lbq check --variant NAME):");
     for v in Variant::ALL {
-        println!("  {:<12} {}", v.name(), v.summary());
+        println!("  {:<15} {}", v.name(), v.summary());
     }
 }
 

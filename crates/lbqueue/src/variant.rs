@@ -19,8 +19,9 @@ pub enum Variant {
     /// served), 111ea83ed (a server coming back runs its queue, no more grab) and
     /// dc9ce9c26 (`stream_free` dequeues after releasing a slot).
     Upstream,
-    /// `purge` plus the two changes to `pendconn_must_try_again` the checker showed
-    /// necessary, and HAProxy's later dc9ce9c26 (CHECKS.md, "fixed").
+    /// `purge` plus the changes the checkers showed necessary: two in
+    /// `pendconn_must_try_again`, one where a slot is released, and HAProxy's later
+    /// dc9ce9c26 (CHECKS.md, "fixed").
     Fixed,
     /// `purge` with the try-again loop limited to [`BOUNDED_RETRY_ROUNDS`] rounds, the
     /// first alternative the seed commit names ("It could be limited to a few rounds"):
@@ -138,7 +139,7 @@ impl Variant {
             }
             Variant::Fixed => {
                 "purge + must_try_again never spins (NOSRV retry without a usable server, else dequeue \
-                 ourselves) + dc9ce9c26"
+                 ourselves) + a slot freed on a downed server goes to a usable one + dc9ce9c26"
             }
             Variant::BoundedRetry => {
                 "purge + try-again loop limited to 3 rounds per call, then QUEUED (seed commit's first alternative)"
