@@ -28,12 +28,26 @@ pub struct ExploreArgs {
     /// A preset name (see `lbq list`) or a scenario file (TOML).
     #[arg(long, default_value = presets::DEFAULT)]
     scenario: String,
+    /// Which model to explore: `step` (one action per section, with the liveness
+    /// verdicts) or `actor` (threads, the CLI and clients as actors, wake-ups as
+    /// messages: the Explorer draws its paths as sequence diagrams).
+    #[arg(long, value_enum, default_value = "step")]
+    model: ModelKind,
     /// The TCP port to serve the Explorer on (0: any free port).
     #[arg(long, default_value_t = 3000)]
     port: u16,
     /// The address to listen on. Only 127.0.0.1: the Explorer has no authentication.
     #[arg(long, default_value = "127.0.0.1", value_parser = ["127.0.0.1"])]
     bind: String,
+}
+
+/// The models `lbq explore` can serve.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelKind {
+    /// The step model, with the liveness verdicts as properties.
+    Step,
+    /// The actor model (sequence diagrams between threads, the CLI and the backend).
+    Actor,
 }
 
 /// Runs `lbq explore`: serves until killed. `Err` is bad input or a taken port (exit 2).
@@ -48,6 +62,9 @@ pub fn run(args: ExploreArgs) -> Result<u8, String> {
     }
     // Fail fast on a taken port, before the exploration.
     let port = free_port(args.port)?;
+    if args.model == ModelKind::Actor {
+        return serve_actor_model(scenario, port);
+    }
 
     let started = std::time::Instant::now();
     let model = ExploreModel::new(scenario, default_bounds());
@@ -103,6 +120,22 @@ pub fn run(args: ExploreArgs) -> Result<u8, String> {
     run_to_completion_once_up(port);
     let _ = std::io::stdout().flush();
     model.serve(port);
+    Err("the Explorer's server stopped".to_string())
+}
+
+/// `--model actor`: stateright's Explorer on the actor model as it is. Its paths are
+/// drawn as sequence diagrams; the liveness verdicts are only computed for the step
+/// model (`--model step`), which reaches the same verdicts (tests/engines_agree.rs).
+fn serve_actor_model(scenario: lbqueue::Scenario, port: u16) -> Result<u8, String> {
+    use stateright::Model;
+    let model = lbqueue_models::actor_model::ActorSystemModel::new(scenario);
+    let base = format!("http://{LOOPBACK}:{port}/");
+    println!("lbq explore: actor model, Explorer: {base}  (Ctrl-C to stop)");
+    println!("  liveness verdicts: `lbq explore --model step` (same verdicts, fewer states)");
+    free_port(port)?;
+    run_to_completion_once_up(port);
+    let _ = std::io::stdout().flush();
+    model.checker().serve((LOOPBACK, port));
     Err("the Explorer's server stopped".to_string())
 }
 

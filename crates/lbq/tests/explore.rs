@@ -174,3 +174,55 @@ fn the_explorer_serves_steps_in_haproxy_words() {
     assert!(start.elapsed() < LIMIT, "took {:?}", start.elapsed());
     drop(child);
 }
+
+/// `--model actor`: the Explorer serves the actor model (threads, the CLI and clients as
+/// actors around the backend), whose first step is a request to the backend.
+#[test]
+fn the_explorer_serves_the_actor_model() {
+    let mut child = lbq(&[
+        "explore",
+        "--model",
+        "actor",
+        "--scenario",
+        "one-thread",
+        "--port",
+        "0",
+    ]);
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    let port: u16 = loop {
+        let line = rx
+            .recv_timeout(LIMIT.saturating_sub(start.elapsed()))
+            .expect("lbq prints the Explorer URL");
+        if let Some((_, rest)) = line.split_once("Explorer: http://127.0.0.1:") {
+            break rest.split('/').next().unwrap().parse().expect("a port");
+        }
+    };
+    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+        assert!(start.elapsed() < LIMIT, "port {port} never answered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let init = get_json(port, "/.states");
+    let state = init[0]["state"].as_str().expect("a state").to_string();
+    assert!(
+        state.contains("Backend") && state.contains("System"),
+        "{state}"
+    );
+    let next = get_json(port, "/.states/0");
+    let steps: Vec<String> = next
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["action"].to_string())
+        .collect();
+    assert!(!steps.is_empty(), "no step from the initial state");
+    drop(child);
+}
