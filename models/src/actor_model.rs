@@ -77,7 +77,7 @@ use stateright::{Model, Path, Property};
 use crate::check::{build_report, Report};
 use crate::graph::{Bounds, Graph};
 use crate::liveness::{Fairness, Lasso};
-use crate::step_model::StepModel;
+use crate::step_model::{delegated_properties, ShowsStepProperties, StepCondition, StepModel};
 use crate::trace::{stream_of, Trace};
 
 /// The backend's actor index (its [`Id`] is `Id::from(BACKEND)`).
@@ -355,7 +355,7 @@ impl Actor for Node {
 }
 
 /// A property condition of the step model.
-type Condition = fn(&StepModel, &System) -> bool;
+type Condition = StepCondition;
 
 /// The actor system of a scenario, as a stateright [`Model`].
 ///
@@ -364,7 +364,7 @@ type Condition = fn(&StepModel, &System) -> bool;
 /// that steps are named in HAProxy's words (`ActorModel` fixes `format_action` and
 /// `format_step` to message dumps) and so that the step model's own property
 /// conditions are called on the backend's `System` (a stateright condition is a plain
-/// `fn`, so they are reached by index through `DELEGATES`). Serve it with
+/// `fn`, so they are reached by index through `delegated_properties`). Serve it with
 /// `ActorSystemModel::new(scenario).checker().serve(addr)` to walk it in stateright's
 /// Explorer (sequence diagrams included); its liveness verdicts come from
 /// [`check_actor`], not from the Explorer.
@@ -402,12 +402,6 @@ impl ActorSystemModel {
             .actor(Node::Client);
         let step = StepModel::new(scenario);
         let conditions: Vec<Condition> = step.properties().iter().map(|p| p.condition).collect();
-        assert!(
-            conditions.len() <= DELEGATES.len(),
-            "the step model has {} properties; ActorSystemModel delegates at most {}",
-            conditions.len(),
-            DELEGATES.len()
-        );
         ActorSystemModel {
             actors,
             step,
@@ -597,31 +591,6 @@ pub fn mirror_agrees(model: &ActorSystemModel, state: &State) -> Result<(), Stri
     Ok(())
 }
 
-fn delegate<const I: usize>(m: &ActorSystemModel, s: &State) -> bool {
-    (m.conditions[I])(&m.step, backend(s))
-}
-
-/// `delegate::<I>` calls the step model's `I`th property condition on the backend's
-/// `System`.
-const DELEGATES: [fn(&ActorSystemModel, &State) -> bool; 16] = [
-    delegate::<0>,
-    delegate::<1>,
-    delegate::<2>,
-    delegate::<3>,
-    delegate::<4>,
-    delegate::<5>,
-    delegate::<6>,
-    delegate::<7>,
-    delegate::<8>,
-    delegate::<9>,
-    delegate::<10>,
-    delegate::<11>,
-    delegate::<12>,
-    delegate::<13>,
-    delegate::<14>,
-    delegate::<15>,
-];
-
 impl Model for ActorSystemModel {
     type State = State;
     type Action = Action;
@@ -662,16 +631,7 @@ impl Model for ActorSystemModel {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        self.step
-            .properties()
-            .into_iter()
-            .enumerate()
-            .map(|(i, q)| Property {
-                expectation: q.expectation,
-                name: q.name,
-                condition: DELEGATES[i],
-            })
-            .collect()
+        delegated_properties(self)
     }
 }
 
@@ -768,4 +728,18 @@ pub fn check_actor(scenario: &Scenario, bounds: Bounds) -> Report {
         |lasso| render(&model, &g, lasso),
         started,
     )
+}
+
+impl ShowsStepProperties for ActorSystemModel {
+    fn step_model(&self) -> &StepModel {
+        &self.step
+    }
+
+    fn step_conditions(&self) -> &[StepCondition] {
+        &self.conditions
+    }
+
+    fn system_of(state: &Self::State) -> &System {
+        backend(state)
+    }
 }

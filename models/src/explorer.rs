@@ -11,7 +11,7 @@
 //!
 //! A stateright property condition is a plain `fn(&M, &M::State) -> bool`, so the loop
 //! states live in the model (shared, [`Arc`]) and the step model's own properties are
-//! delegated by index through [`DELEGATES`].
+//! delegated by index through [`delegated_properties`].
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -21,10 +21,13 @@ use stateright::{Model, Property};
 
 use crate::graph::{Bounds, Graph};
 use crate::liveness::{fair_cycle, stuck_cycle, Lasso};
-use crate::step_model::{StepModel, ASSIGN_CAN_RETURN, ASSIGN_TERMINATES};
+use crate::step_model::{
+    delegated_properties, ShowsStepProperties, StepCondition, StepModel, ASSIGN_CAN_RETURN,
+    ASSIGN_TERMINATES,
+};
 
 /// A property condition of the step model.
-type Condition = fn(&StepModel, &System) -> bool;
+type Condition = StepCondition;
 
 /// A loop found before serving, as the Explorer can show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,12 +97,6 @@ impl ExploreModel {
     pub fn new(scenario: Scenario, bounds: Bounds) -> Self {
         let step = StepModel::new(scenario);
         let conditions: Vec<Condition> = step.properties().iter().map(|p| p.condition).collect();
-        assert!(
-            conditions.len() <= DELEGATES.len(),
-            "the step model has {} properties; ExploreModel delegates at most {}",
-            conditions.len(),
-            DELEGATES.len()
-        );
         let g = Graph::explore(&step, bounds);
         let stuck = stuck_cycle(&step, &g);
         let fair = fair_cycle(&step, &g);
@@ -205,30 +202,6 @@ fn explorer_loop(
     }
 }
 
-fn delegate<const I: usize>(m: &ExploreModel, s: &System) -> bool {
-    (m.conditions[I])(&m.step, s)
-}
-
-/// `delegate::<I>` calls the step model's `I`th property condition.
-const DELEGATES: [fn(&ExploreModel, &System) -> bool; 16] = [
-    delegate::<0>,
-    delegate::<1>,
-    delegate::<2>,
-    delegate::<3>,
-    delegate::<4>,
-    delegate::<5>,
-    delegate::<6>,
-    delegate::<7>,
-    delegate::<8>,
-    delegate::<9>,
-    delegate::<10>,
-    delegate::<11>,
-    delegate::<12>,
-    delegate::<13>,
-    delegate::<14>,
-    delegate::<15>,
-];
-
 fn can_return(m: &ExploreModel, s: &System) -> bool {
     !m.on_stuck_loop(s)
 }
@@ -264,20 +237,24 @@ impl Model for ExploreModel {
     /// The step model's properties, then `assign_can_return` and `assign_terminates`,
     /// false exactly on the states of the stuck and of the fair loop.
     fn properties(&self) -> Vec<Property<Self>> {
-        let mut p: Vec<Property<Self>> = self
-            .step
-            .properties()
-            .into_iter()
-            .enumerate()
-            .map(|(i, q)| Property {
-                expectation: q.expectation,
-                name: q.name,
-                condition: DELEGATES[i],
-            })
-            .collect();
+        let mut p: Vec<Property<Self>> = delegated_properties(self);
         p.push(Property::always(ASSIGN_CAN_RETURN, can_return));
         p.push(Property::always(ASSIGN_TERMINATES, terminates));
         p
+    }
+}
+
+impl ShowsStepProperties for ExploreModel {
+    fn step_model(&self) -> &StepModel {
+        &self.step
+    }
+
+    fn step_conditions(&self) -> &[StepCondition] {
+        &self.conditions
+    }
+
+    fn system_of(state: &Self::State) -> &System {
+        state
     }
 }
 

@@ -223,3 +223,62 @@ pub fn queue_of(sys: &System, s: u8) -> Option<QueueId> {
         None
     }
 }
+
+/// A stateright property condition of the step model.
+pub type StepCondition = fn(&StepModel, &System) -> bool;
+
+/// A model that shows the step model's properties on its own states (the Explorer's
+/// wrapper, the actor model). stateright's conditions are plain `fn`s that only get
+/// `&Self`, so each step-model condition is reached by index (see
+/// [`delegated_properties`]).
+pub trait ShowsStepProperties: Model + Sized {
+    /// The step model whose properties are shown.
+    fn step_model(&self) -> &StepModel;
+    /// The step model's conditions, in `properties()` order.
+    fn step_conditions(&self) -> &[StepCondition];
+    /// The `System` inside one of this model's states.
+    fn system_of(state: &Self::State) -> &System;
+}
+
+fn delegate<M: ShowsStepProperties, const I: usize>(m: &M, s: &M::State) -> bool {
+    (m.step_conditions()[I])(m.step_model(), M::system_of(s))
+}
+
+/// The step model's properties as properties of `M`: same names and expectations, each
+/// condition evaluated on the `System` inside `M`'s state.
+pub fn delegated_properties<M: ShowsStepProperties>(m: &M) -> Vec<Property<M>> {
+    let table: [fn(&M, &M::State) -> bool; 16] = [
+        delegate::<M, 0>,
+        delegate::<M, 1>,
+        delegate::<M, 2>,
+        delegate::<M, 3>,
+        delegate::<M, 4>,
+        delegate::<M, 5>,
+        delegate::<M, 6>,
+        delegate::<M, 7>,
+        delegate::<M, 8>,
+        delegate::<M, 9>,
+        delegate::<M, 10>,
+        delegate::<M, 11>,
+        delegate::<M, 12>,
+        delegate::<M, 13>,
+        delegate::<M, 14>,
+        delegate::<M, 15>,
+    ];
+    let properties = m.step_model().properties();
+    assert!(
+        properties.len() <= table.len(),
+        "the step model has {} properties; at most {} can be delegated",
+        properties.len(),
+        table.len()
+    );
+    properties
+        .into_iter()
+        .zip(table)
+        .map(|(q, condition)| Property {
+            expectation: q.expectation,
+            name: q.name,
+            condition,
+        })
+        .collect()
+}
