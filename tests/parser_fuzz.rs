@@ -10,6 +10,8 @@
 //! Seeds are pinned; `LBQ_SEED=0x… cargo test --release --test parser_fuzz` reruns with
 //! another (`LBQ_CASES=N` for more cases).
 
+mod common;
+use common::uniform_u64;
 use std::fmt;
 
 use lbqueue::random::{random_scenario, Limits, SplitMix64};
@@ -55,22 +57,6 @@ fn check<A: Arbitrary + fmt::Debug>(name: &str, pinned: u64, prop: fn(A) -> Test
         .max_tests(n)
         .min_tests_passed(n)
         .quickcheck(prop);
-}
-
-/// 64 uniform bits from quickcheck's generator.
-fn uniform_u64(g: &mut Gen) -> u64 {
-    const BYTES: [u8; 256] = {
-        let mut b = [0u8; 256];
-        let mut i = 0;
-        while i < 256 {
-            b[i] = i as u8;
-            i += 1;
-        }
-        b
-    };
-    (0..8).fold(0, |acc, _| {
-        acc << 8 | u64::from(*g.choose(&BYTES).expect("non-empty"))
-    })
 }
 
 /// Whether an error message says where: `line N`, or a field in backquotes.

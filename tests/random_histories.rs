@@ -19,6 +19,8 @@
 //! step by step with `LBQ_REPLAY=FILE cargo test --release --test random_histories
 //! replay -- --nocapture`.
 
+mod common;
+use common::uniform_u64;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -172,23 +174,6 @@ impl<V> fmt::Debug for History<V> {
             self.scenario.to_toml()
         )
     }
-}
-
-/// 64 uniform bits from quickcheck's generator (`u64::arbitrary` favours a few
-/// "problem values", which would repeat the same history).
-fn uniform_u64(g: &mut Gen) -> u64 {
-    const BYTES: [u8; 256] = {
-        let mut b = [0u8; 256];
-        let mut i = 0;
-        while i < 256 {
-            b[i] = i as u8;
-            i += 1;
-        }
-        b
-    };
-    (0..8).fold(0, |acc, _| {
-        acc << 8 | u64::from(*g.choose(&BYTES).expect("non-empty"))
-    })
 }
 
 /// Carries a schedule over to a scenario reduced by `r`: choices of a removed thread go

@@ -76,6 +76,20 @@ fn only_loopback_is_served() {
 }
 
 /// `GET path` over HTTP/1.0 on 127.0.0.1:port; the body as JSON.
+/// The child's stdout, line by line, read on a thread so that waits can time out.
+fn stdout_lines(child: &mut Killed) -> mpsc::Receiver<String> {
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 fn get_json(port: u16, path: &str) -> serde_json::Value {
     let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("the Explorer answers");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -95,15 +109,7 @@ fn get_json(port: u16, path: &str) -> serde_json::Value {
 fn the_explorer_serves_steps_in_haproxy_words() {
     let mut child = lbq(&["explore", "--variant", "livelock", "--port", "0"]);
     // Read stdout on a thread: the URL line tells the port lbq picked.
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = stdout_lines(&mut child);
     let start = Instant::now();
     let mut printed = Vec::new();
     let port: u16 = loop {
@@ -188,15 +194,7 @@ fn the_explorer_serves_the_actor_model() {
         "--port",
         "0",
     ]);
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = stdout_lines(&mut child);
     let start = Instant::now();
     let port: u16 = loop {
         let line = rx
