@@ -3,10 +3,8 @@
 //! whose actions are "actor X runs its next section". Every action calls
 //! [`lbqueue::step`]; no queue logic is written here.
 
-use lbqueue::invariants::{counters_consistent, no_usable_server, threads_idle};
-use lbqueue::{
-    enabled_actors, is_enabled, step, Actor, CliKind, Journal, LbAlgo, QueueId, Scenario, System,
-};
+use lbqueue::invariants::{self, counters_consistent, no_usable_server};
+use lbqueue::{enabled_actors, step, Actor, CliKind, Journal, LbAlgo, QueueId, Scenario, System};
 use stateright::{Model, Property};
 
 use crate::liveness::Fairness;
@@ -27,7 +25,7 @@ impl StepModel {
     /// Nothing can run but queue timeouts: every thread idle, the CLI script done,
     /// every client arrived.
     pub fn quiescent(&self, s: &System) -> bool {
-        threads_idle(s) && !s.cli_pending(&self.scenario) && s.arrived as usize == s.streams.len()
+        invariants::quiescent(s, &self.scenario)
     }
 
     /// The threads inside assign_server_and_queue (the candidates for a loop).
@@ -56,29 +54,16 @@ impl StepModel {
     }
 }
 
-/// `no_orphan_pendconn`: at quiescence (nothing can run but timeouts) every non-empty
-/// queue has someone who will dequeue it. At quiescence no stream holds a slot that it
-/// will release, so any linked pendconn is an orphan: it waits for its queue timeout,
-/// or forever.
 fn no_orphan_pendconn(m: &StepModel, s: &System) -> bool {
-    !m.quiescent(s) || s.px.pendconns.is_empty()
+    invariants::no_orphan_pendconn(s, &m.scenario)
 }
 
-/// `backend_queue_drains`: once no usable server is left and every woken task has run
-/// (and the CLI is between commands), the backend queue is empty.
 fn backend_queue_drains(m: &StepModel, s: &System) -> bool {
-    let settled = no_usable_server(s) && threads_idle(s) && s.cli_at_command_boundary(&m.scenario);
-    !settled || s.px.queue.length == 0
+    invariants::backend_queue_drains(s, &m.scenario)
 }
 
-/// `no_stream_lost`: at quiescence every stream has ended exactly once, except, when
-/// queue timeouts are on, streams still waiting with their timer armed.
 fn no_stream_lost(m: &StepModel, s: &System) -> bool {
-    !m.quiescent(s)
-        || s.streams.iter().enumerate().all(|(i, strm)| {
-            strm.is_done()
-                || (m.scenario.queue_timeout && is_enabled(s, &m.scenario, Actor::Timeout(i as u8)))
-        })
+    invariants::no_stream_lost(s, &m.scenario)
 }
 
 fn counters_ok(_: &StepModel, s: &System) -> bool {

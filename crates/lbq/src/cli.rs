@@ -34,8 +34,16 @@ enum Command {
     /// Serve stateright's Explorer on 127.0.0.1 to step through the model in a browser,
     /// with the livelock verdicts (assign_can_return, assign_terminates) as properties.
     Explore(crate::explore::ExploreArgs),
-    /// Re-run a saved counterexample (`check --trace-out`) against the current code.
+    /// Re-run a saved counterexample (`check --trace-out`) against the current code,
+    /// or with --shuttle a failing shuttle schedule (`lbq shuttle`).
     Replay(crate::replay_cmd::ReplayArgs),
+    /// Run the threaded composition under shuttle's random or PCT scheduler, many
+    /// iterations at reproduction scale, seed pinned; report each kind of failure with
+    /// the iteration and time of its first occurrence.
+    Shuttle(crate::threads_cmd::ShuttleArgs),
+    /// Run the threaded composition on OS threads for a wall-clock budget, with a
+    /// watchdog that reports a thread stuck in assign_server_and_queue.
+    Stress(crate::threads_cmd::StressArgs),
 }
 
 /// Output formats of `lbq check`.
@@ -107,6 +115,8 @@ impl Cli {
             Some(Command::Bench(args)) => crate::bench::run(args),
             Some(Command::Explore(args)) => crate::explore::run(args),
             Some(Command::Replay(args)) => crate::replay_cmd::run(args),
+            Some(Command::Shuttle(args)) => crate::threads_cmd::shuttle(args),
+            Some(Command::Stress(args)) => crate::threads_cmd::stress(args),
         }
     }
 }

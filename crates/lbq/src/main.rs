@@ -10,6 +10,7 @@ mod interrupt;
 mod output;
 mod random_cmd;
 mod replay_cmd;
+mod threads_cmd;
 mod tour;
 mod yardstick;
 

@@ -21,6 +21,10 @@ pub fn list() {
         };
         println!("  {:<15} {}{default}", s.name, s.description);
     }
+    println!("\nAt reproduction scale (lbq shuttle / lbq stress; too large for lbq check):");
+    for s in presets::reproduction() {
+        println!("  {:<15} {}", s.name, s.description);
+    }
     println!("\nVariants (lbq check --variant NAME):");
     for v in Variant::ALL {
         println!("  {:<15} {}", v.name(), v.summary());

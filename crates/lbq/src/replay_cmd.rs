@@ -8,11 +8,15 @@ use lbqueue_models::replay::{replay, TraceFile};
 /// Arguments of `lbq replay`.
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
-    /// A trace file written by `lbq check --trace-out`.
+    /// A trace file written by `lbq check --trace-out` (or, with --shuttle, a
+    /// schedule file written by `lbq shuttle`).
     file: PathBuf,
     /// Replay against this variant instead of the one the trace was found in.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shuttle")]
     variant: Option<String>,
+    /// FILE is a failing shuttle schedule: run the threaded composition under it again.
+    #[arg(long)]
+    shuttle: bool,
     /// Print one JSON report instead of text.
     #[arg(long)]
     json: bool,
@@ -21,6 +25,9 @@ pub struct ReplayArgs {
 /// Exit 1 when the property is still violated (the bug reproduces), 0 when it no
 /// longer is (the trace stops being valid, or the cycle no longer loops), 2 on bad input.
 pub fn run(args: ReplayArgs) -> Result<u8, String> {
+    if args.shuttle {
+        return crate::threads_cmd::replay_shuttle(&args.file, args.json);
+    }
     let at = args.file.display().to_string();
     let text = std::fs::read(&args.file).map_err(|e| format!("{at}: cannot read: {e}"))?;
     let text =

@@ -1,5 +1,7 @@
 //! Invariants over a [`System`] that every engine checks the same way.
 
+use crate::scenario::Scenario;
+use crate::sections::{is_enabled, Actor};
 use crate::state::{Phase, QueueId, System};
 
 /// `counters_consistent`: the counters HAProxy keeps (queue lengths, totpend, served,
@@ -109,4 +111,34 @@ pub fn threads_idle(sys: &System) -> bool {
     sys.threads
         .iter()
         .all(|t| t.task.is_none() && t.runq.is_empty())
+}
+
+/// Nothing can run but queue timeouts: every thread idle, the CLI script done, every
+/// client arrived.
+pub fn quiescent(sys: &System, sc: &Scenario) -> bool {
+    threads_idle(sys) && !sys.cli_pending(sc) && sys.arrived as usize == sys.streams.len()
+}
+
+/// `no_orphan_pendconn`: at quiescence (nothing can run but timeouts) every non-empty
+/// queue has someone who will dequeue it. At quiescence no stream holds a slot that it
+/// will release, so any linked pendconn is an orphan: it waits for its queue timeout,
+/// or forever.
+pub fn no_orphan_pendconn(sys: &System, sc: &Scenario) -> bool {
+    !quiescent(sys, sc) || sys.px.pendconns.is_empty()
+}
+
+/// `backend_queue_drains`: once no usable server is left and every woken task has run
+/// (and the CLI is between commands), the backend queue is empty.
+pub fn backend_queue_drains(sys: &System, sc: &Scenario) -> bool {
+    let settled = no_usable_server(sys) && threads_idle(sys) && sys.cli_at_command_boundary(sc);
+    !settled || sys.px.queue.length == 0
+}
+
+/// `no_stream_lost`: at quiescence every stream has ended exactly once, except, when
+/// queue timeouts are on, streams still waiting with their timer armed.
+pub fn no_stream_lost(sys: &System, sc: &Scenario) -> bool {
+    !quiescent(sys, sc)
+        || sys.streams.iter().enumerate().all(|(i, strm)| {
+            strm.is_done() || (sc.queue_timeout && is_enabled(sys, sc, Actor::Timeout(i as u8)))
+        })
 }

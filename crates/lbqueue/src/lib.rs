@@ -18,6 +18,7 @@ pub mod sections;
 pub mod server;
 pub mod state;
 pub mod stream;
+pub mod threaded;
 pub mod variant;
 
 pub use event::{AssignResult, Event, Journal};

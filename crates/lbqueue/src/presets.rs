@@ -13,10 +13,14 @@ const PRESETS: &[(&str, &str)] = &[
     ("first", include_str!("../presets/first.toml")),
 ];
 
+/// (name, TOML text) of the presets at reproduction scale: for the threaded engines
+/// (`lbq shuttle`, `lbq stress`), too large for an exhaustive search.
+const REPRODUCTION: &[(&str, &str)] = &[("repro", include_str!("../presets/repro.toml"))];
+
 /// The default preset's name.
 pub const DEFAULT: &str = "seed";
 
-/// Every preset, parsed.
+/// Every checkable preset, parsed.
 pub fn all() -> Vec<Scenario> {
     PRESETS
         .iter()
@@ -24,13 +28,27 @@ pub fn all() -> Vec<Scenario> {
         .collect()
 }
 
-/// The preset called `name`, if any.
+/// The default scenario of the threaded engines.
+pub const REPRO: &str = "repro";
+
+/// The preset called `name` (checkable or at reproduction scale), if any.
 pub fn get(name: &str) -> Option<Scenario> {
-    let (_, text) = PRESETS.iter().find(|(n, _)| *n == name)?;
+    let (_, text) = PRESETS
+        .iter()
+        .chain(REPRODUCTION)
+        .find(|(n, _)| *n == name)?;
     Some(Scenario::from_toml(text, name).expect("embedded presets are valid"))
 }
 
-/// The preset names, in order.
+/// The presets at reproduction scale, parsed.
+pub fn reproduction() -> Vec<Scenario> {
+    REPRODUCTION
+        .iter()
+        .map(|(name, _)| get(name).expect("listed"))
+        .collect()
+}
+
+/// The checkable preset names, in order.
 pub fn names() -> impl Iterator<Item = &'static str> {
     PRESETS.iter().map(|(n, _)| *n)
 }

@@ -8,7 +8,9 @@ use serde::Deserialize;
 use crate::state::{LbAlgo, ServerId, ThreadId};
 use crate::variant::{SeededBug, Variant};
 
-/// Limits that keep every scenario exhaustively checkable and every counter in a `u8`.
+/// Limits that keep every counter in a `u8` and a run of the threaded engines short.
+/// An exhaustive search is practical up to about 6 streams (CHECKS.md, "Scale"); the
+/// larger limits are for the reproduction-scale runs of `lbq shuttle` and `lbq stress`.
 pub mod limits {
     /// Most servers in a backend.
     pub const SERVERS: usize = 4;
@@ -19,9 +21,9 @@ pub mod limits {
     /// Most HAProxy threads.
     pub const THREADS: u8 = 8;
     /// Most streams.
-    pub const STREAMS: usize = 12;
+    pub const STREAMS: usize = 64;
     /// Most CLI commands.
-    pub const CLI_COMMANDS: usize = 12;
+    pub const CLI_COMMANDS: usize = 36;
 }
 
 /// One server's configuration.

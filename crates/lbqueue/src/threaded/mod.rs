@@ -1,0 +1,477 @@
+//! The threaded composition: the model's actors as real threads — one per HAProxy
+//! thread, each running the stream tasks woken on it (`process_stream` →
+//! `srv_redispatch_connect` → `assign_server_and_queue` …), one for the CLI session
+//! running its script, one for the clients arriving, and one for the queue timers —
+//! over a sync facade with three back ends ([`facade::Std`], [`facade::Shuttle`],
+//! [`facade::Loom`]).
+//!
+//! Each thread moves the shared [`System`] only through [`crate::step`], one section at
+//! a time, so every engine runs the same queue code. A section holds the composition's
+//! one lock: that lock is the model's atomicity assumption (each section is one of
+//! HAProxy's critical sections: a queue lock, a server lock, or an atomic update), not
+//! a claim that HAProxy serialises them. What the threads add over the step model is
+//! how HAProxy really runs them: a thread parks when its run queue is empty and is
+//! woken by `task_wakeup`, a task runs section after section until it yields, and
+//! schedules come from an OS (`lbq stress`), shuttle's random and PCT schedulers
+//! (`lbq shuttle`) or loom (tests/loom.rs), at scales no exhaustive search reaches.
+//!
+//! A run fails when a state breaks one of the step model's `always` properties (checked
+//! after every section, with the same functions), or when one call of
+//! assign_server_and_queue goes back to `balance_again` more than a bound of times (the
+//! livelock; CHECKS.md, "Threads", says why no correct run reaches the bound).
+
+pub mod facade;
+pub mod randomized;
+pub mod stress;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::event::Journal;
+use crate::invariants;
+use crate::scenario::Scenario;
+use crate::sections::{enabled_actors, is_enabled, step, Actor};
+use crate::state::{Pc, StreamId, System, ThreadId};
+use facade::Facade;
+
+/// Why a threaded run stopped early. A state that breaks an `always` property does not
+/// stop a run (it is a [`Violation`]); these do, because nothing after them is normal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// One call of assign_server_and_queue went back to `balance_again` `rounds` times.
+    Livelock {
+        /// The HAProxy thread (0-based) running the call.
+        thread: ThreadId,
+        /// The stream whose call it is.
+        stream: StreamId,
+        /// `goto balance_again` count of that call.
+        rounds: u32,
+    },
+    /// Nothing can run any more but some stream has not ended: every thread parked
+    /// for good (HAProxy would serve nothing more; its watchdog stays quiet).
+    Stuck {
+        /// The streams that never ended (0-based).
+        waiting: Vec<StreamId>,
+    },
+    /// A worker thread panicked (a bug in lbqueue, not in the queue logic).
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// The property of the step model this failure stands for.
+    pub fn property(&self) -> &str {
+        match self {
+            Failure::Livelock { .. } => "livelock",
+            Failure::Stuck { .. } => "no_stream_lost",
+            Failure::Panicked { .. } => "panic",
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Livelock {
+                thread,
+                stream,
+                rounds,
+            } => write!(
+                f,
+                "livelock: T{} looped {rounds} times in assign_server_and_queue for S{} \
+                 (goto balance_again)",
+                thread + 1,
+                stream + 1
+            ),
+            Failure::Stuck { waiting } => {
+                let names: Vec<String> = waiting.iter().map(|s| format!("S{}", s + 1)).collect();
+                write!(
+                    f,
+                    "stuck: every thread parked while {} never ended",
+                    names.join(", ")
+                )
+            }
+            Failure::Panicked { message } => write!(f, "a worker panicked: {message}"),
+        }
+    }
+}
+
+/// A state of the run broke one of the step model's `always` properties.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The property's name (as `lbq check` reports it).
+    pub property: String,
+    /// What was wrong, in words.
+    pub detail: String,
+    /// After how many sections.
+    pub section: u64,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} violated after section {}: {}",
+            self.property, self.section, self.detail
+        )
+    }
+}
+
+/// How a threaded run is driven.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Fail a call of assign_server_and_queue at this many `goto balance_again`
+    /// (`None`: never; `lbq stress` leaves it to its watchdog).
+    pub round_bound: Option<u32>,
+    /// Keep the actors of every section, in order (the run's history).
+    pub record: bool,
+    /// Let a section run only when [`Memory::turn`] names its actor (the conformance
+    /// test drives the run that way).
+    pub gated: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            round_bound: Some(DEFAULT_ROUND_BOUND),
+            record: true,
+            gated: false,
+        }
+    }
+}
+
+/// The `goto balance_again` bound of `lbq shuttle`: far above the one retry a correct
+/// run takes (CHECKS.md, "Threads").
+pub const DEFAULT_ROUND_BOUND: u32 = 200;
+
+/// What the threads share, under the facade's one lock.
+#[derive(Debug)]
+pub struct Memory {
+    /// The system.
+    pub sys: System,
+    /// Sections run so far.
+    pub sections: u64,
+    /// The actor of every section so far ([`Config::record`]).
+    pub history: Vec<Actor>,
+    /// Per HAProxy thread: `goto balance_again` of its call in progress.
+    pub rounds: Vec<u32>,
+    /// Per HAProxy thread: calls of assign_server_and_queue it started (the watchdog
+    /// tells a long call from many short ones by it).
+    pub calls: Vec<u64>,
+    /// The first failure; every worker stops once it is set.
+    pub failure: Option<Failure>,
+    /// The first violation of each `always` property, in the order they happened.
+    pub violations: Vec<Violation>,
+    /// Set to stop every worker (the stress watchdog, the conformance driver).
+    pub halt: bool,
+    /// [`Config::gated`]: the actor allowed to run the next section, if any.
+    pub turn: Option<Actor>,
+    /// Workers still running.
+    pub live_workers: u8,
+}
+
+/// One thread of the composition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Worker {
+    /// An HAProxy thread.
+    Thread(ThreadId),
+    /// The CLI session.
+    Cli,
+    /// The clients.
+    Client,
+    /// The queue timers (`process_stream` woken by `conn_exp`).
+    Timer,
+}
+
+/// What a worker does next.
+enum Next {
+    Run(Actor),
+    Wait,
+    Finished,
+}
+
+/// The shared part of a run.
+pub struct Shared<F: Facade> {
+    scenario: Scenario,
+    config: Config,
+    /// The memory, under the composition's one lock.
+    pub memory: F::Lock,
+    /// Notified after every section (a `task_wakeup`, or a turn taken).
+    pub changed: F::Cond,
+}
+
+impl<F: Facade> Shared<F> {
+    /// Takes the lock.
+    pub fn lock(&self) -> F::Guard<'_> {
+        F::lock(&self.memory)
+    }
+
+    /// Stops every worker at its next section.
+    pub fn halt(&self) {
+        self.lock().halt = true;
+        F::notify_all(&self.changed);
+    }
+}
+
+/// A run in progress.
+pub struct Running<F: Facade> {
+    shared: Arc<Shared<F>>,
+    handles: Vec<F::Handle>,
+}
+
+/// What a finished run reached.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The first failure, if any.
+    pub failure: Option<Failure>,
+    /// The first violation of each `always` property.
+    pub violations: Vec<Violation>,
+    /// Sections run.
+    pub sections: u64,
+    /// The actor of every section, in order (empty unless recorded).
+    pub history: Vec<Actor>,
+    /// The final system.
+    pub sys: System,
+}
+
+/// Starts the threads of a run of `scenario`.
+pub fn start<F: Facade>(scenario: &Scenario, config: Config) -> Running<F> {
+    let sys = System::new(scenario);
+    let threads = sys.threads.len();
+    let memory = Memory {
+        sys,
+        sections: 0,
+        history: Vec::new(),
+        rounds: vec![0; threads],
+        calls: vec![0; threads],
+        failure: None,
+        violations: Vec::new(),
+        halt: false,
+        turn: None,
+        live_workers: 0,
+    };
+    let shared = Arc::new(Shared::<F> {
+        scenario: scenario.clone(),
+        config,
+        memory: F::lock_new(memory),
+        changed: F::cond_new(),
+    });
+    let mut workers: Vec<Worker> = (0..threads as ThreadId).map(Worker::Thread).collect();
+    workers.extend([Worker::Cli, Worker::Client]);
+    if scenario.queue_timeout {
+        workers.push(Worker::Timer);
+    }
+    shared.lock().live_workers = workers.len() as u8;
+    let handles = workers
+        .into_iter()
+        .map(|w| {
+            let shared = Arc::clone(&shared);
+            F::spawn(move || work(&shared, w))
+        })
+        .collect();
+    Running { shared, handles }
+}
+
+impl<F: Facade> Running<F> {
+    /// The shared memory, to watch the run (the watchdog) or drive it (gated runs).
+    pub fn shared(&self) -> &Shared<F> {
+        &self.shared
+    }
+
+    /// Waits for every thread and returns what the run reached.
+    pub fn finish(self) -> Outcome {
+        let mut panicked = None;
+        for h in self.handles {
+            if let Err(payload) = F::join(h) {
+                panicked.get_or_insert_with(|| panic_message(payload.as_ref()));
+            }
+        }
+        let mut m = self.shared.lock();
+        if let Some(message) = panicked {
+            m.failure.get_or_insert(Failure::Panicked { message });
+        }
+        Outcome {
+            failure: m.failure.clone(),
+            violations: m.violations.clone(),
+            sections: m.sections,
+            history: std::mem::take(&mut m.history),
+            sys: m.sys.clone(),
+        }
+    }
+}
+
+/// Runs `scenario` on threads of back end `F` until every thread is done or a failure.
+pub fn run<F: Facade>(scenario: &Scenario, config: Config) -> Outcome {
+    start::<F>(scenario, config).finish()
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(no message)".to_string())
+}
+
+/// A worker's life: run its next section whenever it has one (and, gated, it is its
+/// turn), park when it has none, stop when it is done or the run failed.
+fn work<F: Facade>(shared: &Shared<F>, me: Worker) {
+    let sc = &shared.scenario;
+    let mut m = shared.lock();
+    loop {
+        if m.failure.is_some() || m.halt {
+            break;
+        }
+        match next(&m.sys, sc, me) {
+            Next::Finished => break,
+            Next::Run(actor) if !shared.config.gated || m.turn == Some(actor) => {
+                run_section(&mut m, sc, &shared.config, actor);
+                m.turn = None;
+                F::notify_all(&shared.changed);
+                // Release the lock between two sections: any other thread may run here.
+                drop(m);
+                m = shared.lock();
+            }
+            Next::Run(_) | Next::Wait => {
+                if !shared.config.gated && m.failure.is_none() {
+                    if let Some(stuck) = stuck(&m.sys, sc) {
+                        m.failure = Some(stuck);
+                        F::notify_all(&shared.changed);
+                        break;
+                    }
+                }
+                m = F::wait(&shared.changed, m);
+            }
+        }
+    }
+    m.live_workers -= 1;
+}
+
+/// The next section of worker `me`, if it has one now.
+fn next(sys: &System, sc: &Scenario, me: Worker) -> Next {
+    let run_if = |actor| {
+        if is_enabled(sys, sc, actor) {
+            Next::Run(actor)
+        } else {
+            Next::Wait
+        }
+    };
+    match me {
+        Worker::Thread(t) => match run_if(Actor::Thread(t)) {
+            Next::Wait if sys.streams.iter().all(|s| s.thread != t || s.is_done()) => {
+                Next::Finished
+            }
+            next => next,
+        },
+        Worker::Cli if sys.cli_pending(sc) => Next::Run(Actor::Cli),
+        Worker::Client if (sys.arrived as usize) < sys.streams.len() => Next::Run(Actor::Client),
+        Worker::Cli | Worker::Client => Next::Finished,
+        Worker::Timer if sys.streams.iter().all(|s| s.is_done()) => Next::Finished,
+        // The earliest armed timer fires first (timers of equal length expire in
+        // arming order; the model's arrival order stands for it).
+        Worker::Timer => (0..sys.streams.len() as StreamId)
+            .map(Actor::Timeout)
+            .find(|&a| is_enabled(sys, sc, a))
+            .map_or(Next::Wait, Next::Run),
+    }
+}
+
+/// Nothing can run but some stream has not ended: every worker would wait forever.
+fn stuck(sys: &System, sc: &Scenario) -> Option<Failure> {
+    let mut enabled = Vec::new();
+    enabled_actors(sys, sc, &mut enabled);
+    let waiting: Vec<StreamId> = (0..sys.streams.len() as StreamId)
+        .filter(|&s| !sys.streams[s as usize].is_done())
+        .collect();
+    (enabled.is_empty() && !waiting.is_empty()).then_some(Failure::Stuck { waiting })
+}
+
+/// Runs one section of `actor` and judges the state it reaches.
+fn run_section(m: &mut Memory, sc: &Scenario, config: &Config, actor: Actor) {
+    let before = match actor {
+        Actor::Thread(t) => m.sys.threads[t as usize].task,
+        _ => None,
+    };
+    step(&mut m.sys, sc, actor, &mut Journal::silent());
+    m.sections += 1;
+    if config.record {
+        m.history.push(actor);
+    }
+    if let Actor::Thread(t) = actor {
+        let after = m.sys.threads[t as usize].task;
+        let in_assign = |task: Option<crate::state::Task>| task.is_some_and(|k| k.pc.in_assign());
+        let t = t as usize;
+        if !in_assign(before) && in_assign(after) {
+            m.calls[t] += 1;
+        }
+        match (before, after) {
+            (Some(b), Some(a)) if b.pc == Pc::MustTryAgain && a.pc == Pc::AssignServer => {
+                m.rounds[t] += 1;
+            }
+            _ if !in_assign(after) => m.rounds[t] = 0,
+            _ => {}
+        }
+        if let (Some(bound), Some(task)) = (config.round_bound, after) {
+            if m.rounds[t] >= bound {
+                m.failure.get_or_insert(Failure::Livelock {
+                    thread: t as ThreadId,
+                    stream: task.stream,
+                    rounds: m.rounds[t],
+                });
+            }
+        }
+    }
+    for (property, detail) in broken_properties(&m.sys, sc) {
+        if !m.violations.iter().any(|v| v.property == property) {
+            let section = m.sections;
+            m.violations.push(Violation {
+                property: property.to_string(),
+                detail,
+                section,
+            });
+        }
+    }
+}
+
+/// The step model's `always` properties that `sys` breaks, with what is wrong; the
+/// same definitions as the step model's (`lbqueue::invariants`).
+pub fn broken_properties(sys: &System, sc: &Scenario) -> Vec<(&'static str, String)> {
+    let mut broken = Vec::new();
+    if let Err(detail) = invariants::counters_consistent(sys) {
+        broken.push(("counters_consistent", detail));
+    }
+    let linked = || {
+        let names: Vec<String> = sys
+            .px
+            .pendconns
+            .iter()
+            .map(|s| format!("S{}", s + 1))
+            .collect();
+        names.join(", ")
+    };
+    if !invariants::no_orphan_pendconn(sys, sc) {
+        let detail = format!(
+            "nothing but timers can run and {} wait in a queue",
+            linked()
+        );
+        broken.push(("no_orphan_pendconn", detail));
+    }
+    if !invariants::no_stream_lost(sys, sc) {
+        let detail = "nothing can run and a stream never ended".to_string();
+        broken.push(("no_stream_lost", detail));
+    }
+    if !invariants::backend_queue_drains(sys, sc) {
+        let detail = format!(
+            "no usable server, every task ran, and {} wait in the backend queue",
+            linked()
+        );
+        broken.push(("backend_queue_drains", detail));
+    }
+    broken
+}

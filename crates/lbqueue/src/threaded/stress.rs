@@ -1,0 +1,154 @@
+//! `lbq stress`: the threaded composition on operating-system threads, run after run
+//! for a wall-clock budget, with a watchdog like HAProxy's: a thread that stays inside
+//! one call of assign_server_and_queue for longer than the watchdog period (HAProxy's is
+//! one second) is reported with its loop count, and the run is stopped.
+//!
+//! Nothing here is replayable: the OS picks the schedules. A hit is reported with the
+//! run's history, which the step model can replay.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::facade::Std;
+use super::{start, Config, Failure, Memory};
+use crate::scenario::Scenario;
+use crate::sections::Actor;
+
+/// A stress campaign.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Wall-clock budget.
+    pub duration: Duration,
+    /// How long one call may run before the watchdog reports it.
+    pub watchdog: Duration,
+}
+
+/// The first hit of a campaign.
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    /// What happened.
+    pub failure: Failure,
+    /// In which run (1-based).
+    pub run: usize,
+    /// Seconds from the start of the campaign.
+    pub seconds: f64,
+    /// The actor of every section of that run, in order.
+    pub history: Vec<String>,
+}
+
+/// What a campaign found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Runs started.
+    pub runs: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Sections run over all runs.
+    pub sections: u64,
+    /// The watchdog period, in milliseconds.
+    pub watchdog_ms: u64,
+    /// The first livelock or stuck run, if any.
+    pub hit: Option<Hit>,
+    /// Each `always` property violated, with the number of runs that violated it.
+    pub violations: Vec<(String, usize)>,
+}
+
+/// Runs `scenario` on OS threads until the budget is spent or a run hits a livelock
+/// (reported by the watchdog) or gets stuck.
+pub fn run(scenario: &Scenario, options: Options) -> Report {
+    let start_time = Instant::now();
+    let mut report = Report {
+        runs: 0,
+        seconds: 0.0,
+        sections: 0,
+        watchdog_ms: options.watchdog.as_millis() as u64,
+        hit: None,
+        violations: Vec::new(),
+    };
+    while start_time.elapsed() < options.duration && report.hit.is_none() {
+        let config = Config {
+            round_bound: None,
+            record: true,
+            gated: false,
+        };
+        let running = start::<Std>(scenario, config);
+        watch(
+            running.shared(),
+            options.watchdog,
+            start_time + options.duration,
+        );
+        let out = running.finish();
+        report.runs += 1;
+        report.sections += out.sections;
+        for v in &out.violations {
+            match report.violations.iter_mut().find(|(p, _)| *p == v.property) {
+                Some((_, n)) => *n += 1,
+                None => report.violations.push((v.property.clone(), 1)),
+            }
+        }
+        if let Some(failure) = out.failure {
+            report.hit = Some(Hit {
+                failure,
+                run: report.runs,
+                seconds: start_time.elapsed().as_secs_f64(),
+                history: out.history.iter().map(Actor::to_string).collect(),
+            });
+        }
+    }
+    report.seconds = start_time.elapsed().as_secs_f64();
+    report
+}
+
+/// The watchdog of one run: samples every thread's call; a thread still in the same
+/// call of assign_server_and_queue, still looping, after `period` is reported and the
+/// run stopped. Also stops the run at `deadline` (a run that is merely slow is not a
+/// hit). Returns when the run has ended.
+fn watch(shared: &super::Shared<Std>, period: Duration, deadline: Instant) {
+    let tick = (period / 10).max(Duration::from_millis(1));
+    let mut seen: Vec<Option<(u64, Instant)>> = Vec::new();
+    loop {
+        std::thread::sleep(tick);
+        let mut m = shared.lock();
+        if m.live_workers == 0 {
+            return;
+        }
+        if seen.is_empty() {
+            seen = vec![None; m.rounds.len()];
+        }
+        if let Some(failure) = overdue(&m, &mut seen, period) {
+            m.failure.get_or_insert(failure);
+            drop(m);
+            shared.halt();
+            return;
+        }
+        if Instant::now() >= deadline {
+            drop(m);
+            shared.halt();
+            return;
+        }
+    }
+}
+
+/// A thread that has looped in one call for at least `period`, as a failure.
+fn overdue(m: &Memory, seen: &mut [Option<(u64, Instant)>], period: Duration) -> Option<Failure> {
+    for (t, slot) in seen.iter_mut().enumerate() {
+        let looping = m.rounds[t] > 0;
+        let call = m.calls[t];
+        match slot {
+            Some((c, since)) if looping && *c == call => {
+                if since.elapsed() >= period {
+                    let stream = m.sys.threads[t].task.map(|k| k.stream)?;
+                    return Some(Failure::Livelock {
+                        thread: t as u8,
+                        stream,
+                        rounds: m.rounds[t],
+                    });
+                }
+            }
+            _ if looping => *slot = Some((call, Instant::now())),
+            _ => *slot = None,
+        }
+    }
+    None
+}
