@@ -83,7 +83,11 @@ fn shuttle_never_contradicts_the_step_model_and_finds_what_matters() {
                 }
             }
             if variant == Variant::Fixed {
-                assert!(random.is_empty() && pct.is_empty(), "{}: fixed fails", sc.name);
+                assert!(
+                    random.is_empty() && pct.is_empty(),
+                    "{}: fixed fails",
+                    sc.name
+                );
             }
             if variant == Variant::Livelock && sc.name == "seed" {
                 assert!(random.contains("livelock") && pct.contains("livelock"));

@@ -1,7 +1,8 @@
 //! The threaded composition: the model's actors as real threads — one per HAProxy
 //! thread, each running the stream tasks woken on it (`process_stream` →
 //! `srv_redispatch_connect` → `assign_server_and_queue` …), one for the CLI session
-//! running its script, one for the clients arriving, and one for the queue timers —
+//! running its script, one for the clients arriving, and, with `timeout queue`, one per stream for its
+//! queue timer —
 //! over a sync facade with three back ends ([`facade::Std`], [`facade::Shuttle`],
 //! [`facade::Loom`]).
 //!
@@ -184,8 +185,8 @@ enum Worker {
     Cli,
     /// The clients.
     Client,
-    /// The queue timers (`process_stream` woken by `conn_exp`).
-    Timer,
+    /// One stream's queue timer (`process_stream` woken by `conn_exp`).
+    Timer(StreamId),
 }
 
 /// What a worker does next.
@@ -264,7 +265,7 @@ pub fn start<F: Facade>(scenario: &Scenario, config: Config) -> Running<F> {
     let mut workers: Vec<Worker> = (0..threads as ThreadId).map(Worker::Thread).collect();
     workers.extend([Worker::Cli, Worker::Client]);
     if scenario.queue_timeout {
-        workers.push(Worker::Timer);
+        workers.extend((0..scenario.streams.len() as StreamId).map(Worker::Timer));
     }
     shared.lock().live_workers = workers.len() as u8;
     let handles = workers
@@ -372,13 +373,8 @@ fn next(sys: &System, sc: &Scenario, me: Worker) -> Next {
         Worker::Cli if sys.cli_pending(sc) => Next::Run(Actor::Cli),
         Worker::Client if (sys.arrived as usize) < sys.streams.len() => Next::Run(Actor::Client),
         Worker::Cli | Worker::Client => Next::Finished,
-        Worker::Timer if sys.streams.iter().all(|s| s.is_done()) => Next::Finished,
-        // The earliest armed timer fires first (timers of equal length expire in
-        // arming order; the model's arrival order stands for it).
-        Worker::Timer => (0..sys.streams.len() as StreamId)
-            .map(Actor::Timeout)
-            .find(|&a| is_enabled(sys, sc, a))
-            .map_or(Next::Wait, Next::Run),
+        Worker::Timer(s) if sys.streams[s as usize].is_done() => Next::Finished,
+        Worker::Timer(s) => run_if(Actor::Timeout(s)),
     }
 }
 
