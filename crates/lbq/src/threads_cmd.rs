@@ -271,7 +271,7 @@ pub fn replay_shuttle(path: &Path, json: bool) -> Result<u8, String> {
     Ok(u8::from(again))
 }
 
-/// `lbq stress`: exit 1 on a hit, else 0.
+/// `lbq stress`: exit 1 on a livelock or a stuck run, else 0.
 pub fn stress(args: StressArgs) -> Result<u8, String> {
     let sc = scenario_with_variant(&args.scenario, &args.variant)?;
     let duration = seconds("--seconds", args.seconds)?;
@@ -297,16 +297,22 @@ pub fn stress(args: StressArgs) -> Result<u8, String> {
         for (property, runs) in &report.violations {
             println!("  {property} violated in {runs} runs");
         }
+        if let Some(stuck) = &report.first_stuck {
+            println!(
+                "  {} stuck runs, the first (run {}, after {:.2} s): {}",
+                report.stuck_runs, stuck.run, stuck.seconds, stuck.failure
+            );
+        }
         match &report.hit {
             Some(hit) => println!(
                 "  first hit in run {} after {:.2} s: {}",
                 hit.run, hit.seconds, hit.failure
             ),
             None => println!(
-                "  no livelock or stuck run within {:.1} s (OS schedules: not a proof)",
+                "  no livelock within {:.1} s (OS schedules: not a proof)",
                 report.seconds
             ),
         }
     }
-    Ok(u8::from(report.hit.is_some()))
+    Ok(u8::from(report.hit.is_some() || report.stuck_runs > 0))
 }

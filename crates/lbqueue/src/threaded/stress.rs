@@ -48,14 +48,19 @@ pub struct Report {
     pub sections: u64,
     /// The watchdog period, in milliseconds.
     pub watchdog_ms: u64,
-    /// The first livelock or stuck run, if any.
+    /// The first livelock (what HAProxy's watchdog kills the process for), if any.
     pub hit: Option<Hit>,
+    /// Runs that got stuck (every thread parked with streams left): HAProxy would not
+    /// die of it, the streams would wait for their queue timeout; the campaign goes on.
+    pub stuck_runs: usize,
+    /// The first stuck run, if any.
+    pub first_stuck: Option<Hit>,
     /// Each `always` property violated, with the number of runs that violated it.
     pub violations: Vec<(String, usize)>,
 }
 
 /// Runs `scenario` on OS threads until the budget is spent or a run hits a livelock
-/// (reported by the watchdog) or gets stuck.
+/// (reported by the watchdog). Stuck runs are counted and the campaign goes on.
 pub fn run(scenario: &Scenario, options: Options) -> Report {
     let start_time = Instant::now();
     let mut report = Report {
@@ -64,6 +69,8 @@ pub fn run(scenario: &Scenario, options: Options) -> Report {
         sections: 0,
         watchdog_ms: options.watchdog.as_millis() as u64,
         hit: None,
+        stuck_runs: 0,
+        first_stuck: None,
         violations: Vec::new(),
     };
     while start_time.elapsed() < options.duration && report.hit.is_none() {
@@ -88,12 +95,19 @@ pub fn run(scenario: &Scenario, options: Options) -> Report {
             }
         }
         if let Some(failure) = out.failure {
-            report.hit = Some(Hit {
+            let stuck = matches!(failure, Failure::Stuck { .. });
+            let hit = Hit {
                 failure,
                 run: report.runs,
                 seconds: start_time.elapsed().as_secs_f64(),
                 history: out.history.iter().map(Actor::to_string).collect(),
-            });
+            };
+            if stuck {
+                report.stuck_runs += 1;
+                report.first_stuck.get_or_insert(hit);
+            } else {
+                report.hit = Some(hit);
+            }
         }
     }
     report.seconds = start_time.elapsed().as_secs_f64();
