@@ -6,8 +6,8 @@
 //! model says is enabled: a thread that has parked for good, exited, or runs out of
 //! turn shows up as a history the composition cannot follow.
 //!
-//! Histories: random small scenarios (`lbqueue::random`, every variant in turn) and a
-//! uniformly random enabled actor at each step; seeds pinned, `LBQ_SEED` reruns one.
+//! Histories: random small scenarios (`lbqueue::random`, every variant in turn, atomics
+//! split or in-section by a coin) and a uniformly random enabled actor at each step; seeds pinned, `LBQ_SEED` reruns one.
 
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,8 @@ fn threaded_composition_and_step_model_agree_after_every_step() {
     for i in 0..HISTORIES {
         let variant = Variant::ALL[i as usize % Variant::ALL.len()];
         let mut rng = SplitMix64::new(derive_seed(seed, i));
-        let sc = random_scenario(&mut rng, &Limits::small(variant));
+        let split = rng.coin();
+        let sc = random_scenario(&mut rng, &Limits::small(variant)).with_split_atomics(split);
         match follow(&sc, &sc, &mut rng) {
             Ok(n) => steps += n,
             Err(e) => panic!(

@@ -1,6 +1,7 @@
-//! The engines agree: for every preset × variant, what shuttle's random and PCT
-//! schedulers find in the threaded composition (fixed seeds, a fixed budget) is a
-//! subset of what the step model's exhaustive search reports — a randomized engine may
+//! The engines agree: for every preset × variant, with split atomics (as threads run
+//! them), what shuttle's random and PCT schedulers find in the threaded composition
+//! (fixed seeds, a fixed budget) is a subset of what the step model's exhaustive search
+//! reports — a randomized engine may
 //! miss a bug, it must never report one the exhaustive search says is absent. And the
 //! findings that matter are pinned: shuttle finds the loop in `livelock` (at the
 //! reproducer's scale and on `seed`) and in `purge` at the reproducer's scale, and
@@ -60,7 +61,7 @@ fn shuttle_never_contradicts_the_step_model_and_finds_what_matters() {
     let mut unsound = Vec::new();
     for sc in presets::all() {
         for variant in Variant::ALL {
-            let sc = sc.with_variant(variant);
+            let sc = sc.with_variant(variant).with_split_atomics(true);
             let step: BTreeSet<String> = check(&sc, default_bounds())
                 .properties
                 .iter()
@@ -99,7 +100,9 @@ fn shuttle_never_contradicts_the_step_model_and_finds_what_matters() {
 
 #[test]
 fn at_the_reproducers_scale_shuttle_finds_both_loops_and_nothing_in_fixed() {
-    let repro = presets::get(presets::REPRO).expect("preset");
+    let repro = presets::get(presets::REPRO)
+        .expect("preset")
+        .with_split_atomics(true);
     for scheduler in [SchedulerKind::Random, SchedulerKind::Pct { depth: DEPTH }] {
         for variant in [Variant::Livelock, Variant::Purge] {
             let r = campaign(&repro.with_variant(variant), scheduler);

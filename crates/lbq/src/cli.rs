@@ -64,6 +64,10 @@ struct CheckArgs {
     /// A preset name (see `lbq list`) or a scenario file (TOML).
     #[arg(long, default_value = presets::DEFAULT)]
     scenario: String,
+    /// Override the scenario's `atomics`: in-section (HAProxy's counter updates outside
+    /// the queue locks run with the section before) or split (in steps of their own).
+    #[arg(long, value_parser = ["split", "in-section"])]
+    atomics: Option<String>,
     /// Print one JSON report on stdout instead of text (same as `--format json`).
     #[arg(long)]
     json: bool,
@@ -124,6 +128,9 @@ impl Cli {
 impl CheckArgs {
     fn run(self) -> Result<u8, String> {
         let mut scenario = load_scenario(&self.scenario)?;
+        if let Some(a) = &self.atomics {
+            scenario = scenario.with_split_atomics(a == "split");
+        }
         if let Some(v) = &self.variant {
             scenario = scenario.with_variant(
                 v.parse::<Variant>()

@@ -20,6 +20,10 @@ pub struct ShuttleArgs {
     /// A preset name (see `lbq list`) or a scenario file (TOML).
     #[arg(long, default_value = presets::REPRO)]
     scenario: String,
+    /// How HAProxy's counter updates outside the queue locks run: split (in steps of
+    /// their own, as on real threads) or in-section (with the section before).
+    #[arg(long, default_value = "split", value_parser = ["split", "in-section"])]
+    atomics: String,
     /// random (uniform at every scheduling point) or pct (priorities with --depth
     /// change points).
     #[arg(long, default_value = "random", value_parser = ["random", "pct"])]
@@ -62,6 +66,10 @@ pub struct StressArgs {
     /// A preset name (see `lbq list`) or a scenario file (TOML).
     #[arg(long, default_value = presets::REPRO)]
     scenario: String,
+    /// How HAProxy's counter updates outside the queue locks run: split (in steps of
+    /// their own, as on real threads) or in-section (with the section before).
+    #[arg(long, default_value = "split", value_parser = ["split", "in-section"])]
+    atomics: String,
     /// Wall-clock budget in seconds.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
@@ -74,8 +82,12 @@ pub struct StressArgs {
     json: bool,
 }
 
-/// The scenario named by `--scenario`, with `--variant` applied.
-fn scenario_with_variant(scenario: &str, variant: &Option<String>) -> Result<Scenario, String> {
+/// The scenario named by `--scenario`, with `--variant` and `--atomics` applied.
+fn scenario_with_variant(
+    scenario: &str,
+    variant: &Option<String>,
+    atomics: &str,
+) -> Result<Scenario, String> {
     let mut sc = load_scenario(scenario)?;
     if let Some(v) = variant {
         sc = sc.with_variant(
@@ -83,7 +95,7 @@ fn scenario_with_variant(scenario: &str, variant: &Option<String>) -> Result<Sce
                 .map_err(|e| format!("--variant: {e}"))?,
         );
     }
-    Ok(sc)
+    Ok(sc.with_split_atomics(atomics == "split"))
 }
 
 /// A positive, finite number of seconds.
@@ -100,20 +112,26 @@ fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
 /// One line naming the scenario's size.
 fn describe(sc: &Scenario) -> String {
     format!(
-        "variant {}, scenario {} ({} server(s), {} threads, {} streams, {} CLI commands)",
+        "variant {}, scenario {} ({} server(s), {} threads, {} streams, {} CLI commands), \
+         {} atomics",
         sc.variant.name(),
         sc.name,
         sc.servers.len(),
         sc.threads,
         sc.streams.len(),
-        sc.cli.len()
+        sc.cli.len(),
+        if sc.split_atomics {
+            "split"
+        } else {
+            "in-section"
+        }
     )
 }
 
 /// `lbq shuttle`: exit 1 if a run failed, 3 if the clock stopped the campaign first,
 /// else 0.
 pub fn shuttle(args: ShuttleArgs) -> Result<u8, String> {
-    let sc = scenario_with_variant(&args.scenario, &args.variant)?;
+    let sc = scenario_with_variant(&args.scenario, &args.variant, &args.atomics)?;
     if args.iterations == 0 {
         return Err("--iterations: expected a positive number, found 0".into());
     }
@@ -273,7 +291,7 @@ pub fn replay_shuttle(path: &Path, json: bool) -> Result<u8, String> {
 
 /// `lbq stress`: exit 1 on a livelock or a stuck run, else 0.
 pub fn stress(args: StressArgs) -> Result<u8, String> {
-    let sc = scenario_with_variant(&args.scenario, &args.variant)?;
+    let sc = scenario_with_variant(&args.scenario, &args.variant, &args.atomics)?;
     let duration = seconds("--seconds", args.seconds)?;
     if args.watchdog_ms == 0 {
         return Err("--watchdog-ms: expected a positive number of milliseconds, found 0".into());

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::queue::TryAgain;
-use crate::state::{Outcome, QueueId, ServerId, StreamId};
+use crate::state::{Counter, Outcome, QueueId, ServerId, StreamId};
 
 /// One thing a section did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +62,8 @@ pub enum Event {
     /// `pendconn_grab_from_px()`: these backend entries were given to the server, off the
     /// books (its `served` is not incremented).
     Grab(ServerId, Vec<StreamId>),
+    /// Split atomics: a counter update the section before left for after its lock.
+    Atomic(Counter, i8),
 }
 
 /// What `assign_server()` returned.
@@ -237,6 +239,8 @@ impl fmt::Display for Event {
                 ServerName(*v),
                 list(ss)
             ),
+            Atomic(c, d) if *d < 0 => write!(f, "{c} -= {} (atomic, after the unlock)", -d),
+            Atomic(c, d) => write!(f, "{c} += {d} (atomic, after the unlock)"),
         }
     }
 }

@@ -7,7 +7,11 @@ use crate::state::{Phase, QueueId, System};
 /// `counters_consistent`: the counters HAProxy keeps (queue lengths, totpend, served,
 /// cur_sess, beconn) agree with the queues, slots and streams they count, and the
 /// pendconn links are coherent. Returns the first disagreement, in words.
+///
+/// With split atomics, counters may lag behind the trees by the updates actors still
+/// owe; they are judged as they will be once those are made ([`System::settled`]).
 pub fn counters_consistent(sys: &System) -> Result<(), String> {
+    let sys = &*sys.settled();
     let px = &sys.px;
     let linked = |q: QueueId| sys.queue_entries(q).count();
     if usize::from(px.queue.length) != linked(QueueId::Backend) {
@@ -108,9 +112,7 @@ pub fn no_usable_server(sys: &System) -> bool {
 
 /// No thread has a task to run: every woken task has run.
 pub fn threads_idle(sys: &System) -> bool {
-    sys.threads
-        .iter()
-        .all(|t| t.task.is_none() && t.runq.is_empty())
+    sys.threads.iter().all(|t| t.idle())
 }
 
 /// Nothing can run but queue timeouts: every thread idle, the CLI script done, every

@@ -2,7 +2,7 @@
 
 use crate::event::{AssignResult, Event, Journal};
 use crate::queue::{may_dequeue_tasks, process_srv_queue};
-use crate::state::{LbAlgo, ServerId, StreamId, System};
+use crate::state::{Counter, LbAlgo, ServerId, StreamId, System};
 use crate::variant::Behaviour;
 
 /// Models `assign_server()`: releases the stream's slot first (`sess_change_server(s,
@@ -58,13 +58,14 @@ pub fn sess_change_server(sys: &mut System, s: StreamId, new: Option<ServerId>) 
     if old == new {
         return;
     }
+    // Two atomics each way: the server's count, then the backend's.
     if let Some(v) = old {
         sys.px.servers[v as usize].served -= 1;
-        sys.px.served -= 1;
+        sys.defer_atomic(Counter::PxServed, -1);
     }
     if let Some(v) = new {
         sys.px.servers[v as usize].served += 1;
-        sys.px.served += 1;
+        sys.defer_atomic(Counter::PxServed, 1);
     }
     sys.streams[s as usize].srv_conn = new;
 }

@@ -1,12 +1,12 @@
 //! src/queue.c: pendconns, queue insertion and removal, dequeuing.
 //!
 //! Each function is one critical section of HAProxy's (or a helper called inside one).
-//! The atomic counters that HAProxy updates just outside the queue lock are updated in
-//! the same section here; CHECKS.md, "Simplifications", says why that cannot hide the
-//! loops this project is about.
+//! The atomic counters that HAProxy updates just outside the queue lock go through
+//! [`System::defer_atomic`]: in the same section by default, in steps of their own with
+//! split atomics (CHECKS.md, "Atomics outside the locks").
 
 use crate::event::{Event, Journal};
-use crate::state::{Pendconn, Phase, QueueId, ServerId, StreamId, System};
+use crate::state::{Counter, Pendconn, Phase, QueueId, ServerId, StreamId, System};
 use crate::variant::{Behaviour, SeededBug};
 
 /// Models `pendconn_add()`: a new pendconn for `s`, in its server's queue when the
@@ -24,16 +24,17 @@ pub fn pendconn_add(sys: &mut System, s: StreamId, j: &mut Journal) -> QueueId {
         target: None,
         assigned,
     });
+    // `length` before the insertion, `totpend` after the unlock.
     sys.px.queue_mut(queue).length += 1;
     sys.px.pendconns.push(s);
-    sys.px.totpend += 1;
+    sys.defer_atomic(Counter::PxTotpend, 1);
     j.note(|| Event::PendconnAdd(s, queue));
     queue
 }
 
-/// Unlinks a linked pendconn from its queue and fixes the counters (the common part of
-/// every HAProxy path that removes an entry under the queue lock).
-pub(crate) fn unlink(sys: &mut System, s: StreamId) {
+/// Takes a linked pendconn out of its queue's tree (under the queue lock); the caller
+/// fixes the counters. Returns the queue.
+pub(crate) fn unlink_from_tree(sys: &mut System, s: StreamId) -> QueueId {
     let queue = sys.streams[s as usize]
         .pend_pos
         .expect("unlink: stream has no pendconn")
@@ -45,8 +46,32 @@ pub(crate) fn unlink(sys: &mut System, s: StreamId) {
         .position(|&x| x == s)
         .expect("unlink: pendconn not linked");
     sys.px.pendconns.remove(pos);
-    sys.px.queue_mut(queue).length -= 1;
-    sys.px.totpend -= 1;
+    queue
+}
+
+/// Unlinks a pendconn and fixes the counters inside the lock, as
+/// `pendconn_must_try_again()` does.
+pub(crate) fn unlink(sys: &mut System, s: StreamId) {
+    let queue = unlink_from_tree(sys, s);
+    sys.add(Counter::Length(queue), -1);
+    sys.add(Counter::PxTotpend, -1);
+}
+
+/// Models `pendconn_unlink()`: unlinks under the queue lock, then decrements the
+/// queue's `length` and `totpend` just after the unlock.
+pub(crate) fn pendconn_unlink(sys: &mut System, s: StreamId) {
+    let queue = unlink_from_tree(sys, s);
+    sys.defer_atomic(Counter::Length(queue), -1);
+    sys.defer_atomic(Counter::PxTotpend, -1);
+}
+
+/// Takes `n` from `totpend` and from queue `q`'s `length` after a batch's unlock
+/// (`pendconn_redistribute`, `pendconn_grab_from_px`).
+fn after_batch(sys: &mut System, q: QueueId, n: usize) {
+    if n > 0 {
+        sys.defer_atomic(Counter::Length(q), -(n as i8));
+        sys.defer_atomic(Counter::PxTotpend, -(n as i8));
+    }
 }
 
 /// What `pendconn_must_try_again()` decided.
@@ -153,10 +178,15 @@ pub fn process_srv_queue(sys: &mut System, v: ServerId, j: &mut Journal) {
             break;
         };
         sys.px.servers[v as usize].served += 1;
-        sys.px.served += 1;
         picked.push(s);
     }
     sys.px.servers[v as usize].dequeuing = false;
+    // `if (done) { px->totpend -= done; px->served += done; }`, after the unlock.
+    if !picked.is_empty() {
+        let done = picked.len() as i8;
+        sys.defer_atomic(Counter::PxTotpend, -done);
+        sys.defer_atomic(Counter::PxServed, done);
+    }
     j.note(|| Event::ProcessSrvQueue(v, picked));
 }
 
@@ -172,7 +202,9 @@ fn pendconn_process_next_strm(sys: &mut System, v: ServerId, px_ok: bool) -> Opt
             None => false,
         }
     })?;
-    unlink(sys, s);
+    // The queue's `length` drops inside the batch; `totpend` once after it.
+    let queue = unlink_from_tree(sys, s);
+    sys.add(Counter::Length(queue), -1);
     let strm = &mut sys.streams[s as usize];
     let p = strm.pend_pos.as_mut().expect("linked entry has a pendconn");
     p.assigned = true;
@@ -189,7 +221,7 @@ fn pendconn_process_next_strm(sys: &mut System, v: ServerId, px_ok: bool) -> Opt
 pub fn pendconn_dequeue(sys: &mut System, s: StreamId, j: &mut Journal) -> Dequeued {
     if sys.is_linked(s) {
         if sys.streams[s as usize].timed_out {
-            unlink(sys, s);
+            pendconn_unlink(sys, s);
             sys.streams[s as usize].pend_pos = None;
             return Dequeued::TimedOut;
         }
@@ -251,21 +283,27 @@ pub fn pendconn_redistribute(
     if sys.px.servers[v as usize].maint {
         from_server = sys.queue_entries(QueueId::Server(v)).collect();
         for &s in &from_server {
-            unlink(sys, s);
+            unlink_from_tree(sys, s);
             let p = sys.streams[s as usize].pend_pos.as_mut().expect("linked");
             p.assigned = false;
             sys.wake(s);
         }
+        after_batch(sys, QueueId::Server(v), from_server.len());
     }
     let mut from_backend = Vec::new();
     if b.purge_backend_queue && sys.px.tot_weight() == 0 {
         from_backend = sys.queue_entries(QueueId::Backend).collect();
         for &s in &from_backend {
-            unlink(sys, s);
+            unlink_from_tree(sys, s);
             sys.wake(s);
         }
-        if bug == Some(SeededBug::PurgeKeepsTotpend) {
-            sys.px.totpend += from_backend.len() as u8;
+        if bug != Some(SeededBug::PurgeKeepsTotpend) {
+            after_batch(sys, QueueId::Backend, from_backend.len());
+        } else if !from_backend.is_empty() {
+            sys.defer_atomic(
+                Counter::Length(QueueId::Backend),
+                -(from_backend.len() as i8),
+            );
         }
     }
     j.note(|| Event::Redistribute {
@@ -293,11 +331,12 @@ pub fn pendconn_grab_from_px(sys: &mut System, v: ServerId, j: &mut Journal) {
         let Some(s) = sys.queue_head(QueueId::Backend) else {
             break;
         };
-        unlink(sys, s);
+        unlink_from_tree(sys, s);
         let p = sys.streams[s as usize].pend_pos.as_mut().expect("linked");
         p.target = Some(v);
         sys.wake(s);
         grabbed.push(s);
     }
+    after_batch(sys, QueueId::Backend, grabbed.len());
     j.note(|| Event::Grab(v, grabbed));
 }

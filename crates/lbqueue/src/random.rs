@@ -194,6 +194,7 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         streams,
         cli,
         queue_timeout,
+        split_atomics: false,
         seeded_bug: None,
     }
 }

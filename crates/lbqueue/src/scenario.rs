@@ -78,6 +78,11 @@ pub struct Scenario {
     pub cli: Vec<CliCommand>,
     /// Whether `timeout queue` is set (queued streams may time out).
     pub queue_timeout: bool,
+    /// Whether the counters HAProxy updates with atomics just outside a queue lock
+    /// (`totpend`, `px->served` after a dequeue batch, a queue's `length` after an
+    /// unlink) change in steps of their own (`atomics = "split"`), or in the section
+    /// whose lock they follow (`"in-section"`, the default).
+    pub split_atomics: bool,
     /// A bug seeded by a test to show a property bites; never read from a file.
     pub seeded_bug: Option<SeededBug>,
 }
@@ -110,6 +115,15 @@ impl Scenario {
     pub fn with_variant(&self, variant: Variant) -> Scenario {
         Scenario {
             variant,
+            ..self.clone()
+        }
+    }
+
+    /// The same scenario with the counters HAProxy updates outside the queue locks
+    /// updated in steps of their own (`split`) or not.
+    pub fn with_split_atomics(&self, split: bool) -> Scenario {
+        Scenario {
+            split_atomics: split,
             ..self.clone()
         }
     }
@@ -151,6 +165,9 @@ impl Scenario {
             .collect();
         out.push_str(&format!("cli = [{}]\n", cli.join(", ")));
         out.push_str(&format!("queue_timeout = {}\n", self.queue_timeout));
+        if self.split_atomics {
+            out.push_str("atomics = \"split\"\n");
+        }
         for s in &self.servers {
             out.push_str(&format!(
                 "\n[[servers]]\nname = {}\nmaxconn = {}\nweight = {}\n",
@@ -244,6 +261,7 @@ struct ScenarioFile {
     cli: Vec<String>,
     #[serde(default)]
     queue_timeout: bool,
+    atomics: Option<String>,
     servers: Vec<ServerFile>,
 }
 
@@ -288,6 +306,17 @@ impl ScenarioFile {
                 )
             })?,
             None => Variant::Fixed,
+        };
+        let split_atomics = match self.atomics.as_deref() {
+            None | Some("in-section") => false,
+            Some("split") => true,
+            Some(other) => {
+                return Err(field_err(
+                    "atomics",
+                    "\"in-section\" or \"split\"",
+                    format!("{other:?}"),
+                ))
+            }
         };
         let algo = parse_algo(&self.algo).ok_or_else(|| {
             field_err(
@@ -359,6 +388,7 @@ impl ScenarioFile {
             streams,
             cli,
             queue_timeout: self.queue_timeout,
+            split_atomics,
             seeded_bug: None,
         })
     }

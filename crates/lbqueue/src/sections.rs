@@ -16,7 +16,9 @@ use crate::queue::{
 };
 use crate::scenario::Scenario;
 use crate::server::run_cli_section;
-use crate::state::{Call, Outcome, Pc, Phase, ServerId, StreamId, System, Task, ThreadId};
+use crate::state::{
+    Call, Counter, Outcome, Pc, Phase, QueueId, ServerId, StreamId, System, Task, ThreadId,
+};
 use crate::stream::{connect_server, release_slot, stream_end, stream_free_killed};
 use crate::variant::Behaviour;
 
@@ -71,7 +73,7 @@ impl std::str::FromStr for Actor {
 /// The actors that can run a section now, in a fixed order.
 pub fn enabled_actors(sys: &System, sc: &Scenario, out: &mut Vec<Actor>) {
     for (t, th) in sys.threads.iter().enumerate() {
-        if th.task.is_some() || !th.runq.is_empty() {
+        if !th.idle() {
             out.push(Actor::Thread(t as ThreadId));
         }
     }
@@ -100,10 +102,7 @@ fn timeout_armed(sys: &System, s: StreamId) -> bool {
 /// trace file replayed against a smaller scenario) is never enabled.
 pub fn is_enabled(sys: &System, sc: &Scenario, actor: Actor) -> bool {
     match actor {
-        Actor::Thread(t) => sys
-            .threads
-            .get(t as usize)
-            .is_some_and(|th| th.task.is_some() || !th.runq.is_empty()),
+        Actor::Thread(t) => sys.threads.get(t as usize).is_some_and(|th| !th.idle()),
         Actor::Cli => sys.cli_pending(sc),
         Actor::Client => (sys.arrived as usize) < sys.streams.len(),
         Actor::Timeout(s) => {
@@ -117,14 +116,58 @@ pub fn is_enabled(sys: &System, sc: &Scenario, actor: Actor) -> bool {
     }
 }
 
-/// Runs one section of `actor`. The actor must be enabled.
+/// Runs one section of `actor`, or, with split atomics, the next counter update the
+/// actor owes from its last section. The actor must be enabled.
 pub fn step(sys: &mut System, sc: &Scenario, actor: Actor, j: &mut Journal) {
     let b = sc.variant.behaviour();
     // change-counter: what the backend queue's change count looks at.
     let before = b
         .retry_only_after_queue_change
-        .then_some((sys.px.served, sys.px.queue.length));
-    let ran = match actor {
+        .then(|| (sys.px.served, sys.queue_entries(QueueId::Backend).count()));
+    let ran = match owed_update(sys, actor) {
+        Some((counter, delta)) => {
+            sys.add(counter, delta);
+            j.note(|| Event::Atomic(counter, delta));
+            None
+        }
+        None => {
+            let ran = run_actor(sys, sc, actor, b, j);
+            let owed = std::mem::take(&mut sys.deferring);
+            match actor {
+                Actor::Thread(t) => sys.threads[t as usize].deferred.extend(owed),
+                Actor::Cli => sys.cli_deferred.extend(owed),
+                Actor::Client | Actor::Timeout(_) => {
+                    debug_assert!(owed.is_empty(), "{actor} owes no counter update")
+                }
+            }
+            ran
+        }
+    };
+    if let Some(before) = before {
+        count_queue_change(sys, before, ran);
+    }
+}
+
+/// Takes the oldest counter update `actor` owes, if any (it comes before its next
+/// section, as the atomic follows the unlock in HAProxy's code).
+fn owed_update(sys: &mut System, actor: Actor) -> Option<(Counter, i8)> {
+    let owed = match actor {
+        Actor::Thread(t) => &mut sys.threads[t as usize].deferred,
+        Actor::Cli => &mut sys.cli_deferred,
+        Actor::Client | Actor::Timeout(_) => return None,
+    };
+    (!owed.is_empty()).then(|| owed.remove(0))
+}
+
+/// Runs the next section of `actor`; for a thread, the section it ran and its next one.
+fn run_actor(
+    sys: &mut System,
+    sc: &Scenario,
+    actor: Actor,
+    b: Behaviour,
+    j: &mut Journal,
+) -> Option<(ThreadId, (Pc, Option<Pc>))> {
+    match actor {
         Actor::Thread(t) => Some((t, thread_step(sys, t, b, j))),
         Actor::Cli => {
             let command = sys.cli_command(sc).expect("CLI step with an empty script");
@@ -146,9 +189,6 @@ pub fn step(sys: &mut System, sc: &Scenario, actor: Actor, j: &mut Journal) {
             j.note(|| Event::TimeoutFired(s));
             None
         }
-    };
-    if let Some(before) = before {
-        count_queue_change(sys, before, ran);
     }
 }
 
@@ -162,11 +202,11 @@ pub fn step(sys: &mut System, sc: &Scenario, actor: Actor, j: &mut Journal) {
 /// exact. `ran`: the thread that ran, the section it ran and its next one.
 fn count_queue_change(
     sys: &mut System,
-    (served, length): (u8, u8),
+    (served, entries): (u8, usize),
     ran: Option<(ThreadId, (Pc, Option<Pc>))>,
 ) {
     let took_back = ran.is_some_and(|(_, r)| r == (Pc::MustTryAgain, Some(Pc::AssignServer)));
-    let dequeued = sys.px.queue.length < length && !took_back;
+    let dequeued = sys.queue_entries(QueueId::Backend).count() < entries && !took_back;
     let last_left = served > 0 && sys.px.served == 0;
     if dequeued || last_left {
         // A thread whose assign_server ran in this very section saw the new state.

@@ -5,6 +5,8 @@
 //! compare whole systems. Nothing here holds a counter that grows without bound: a state
 //! that loops in HAProxy loops here too, which is what the cycle search relies on.
 
+use std::fmt;
+
 use crate::scenario::{CliCommand, Scenario};
 
 /// Index of a stream in [`System::streams`] (`S1` is index 0 when printed).
@@ -297,6 +299,32 @@ pub struct Task {
     pub call: Call,
 }
 
+/// A counter HAProxy updates with an atomic operation just outside a queue lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Counter {
+    /// `px->served`.
+    PxServed,
+    /// `px->totpend`.
+    PxTotpend,
+    /// A queue's `length`.
+    Length(QueueId),
+}
+
+impl fmt::Display for Counter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Counter::PxServed => f.write_str("px->served"),
+            Counter::PxTotpend => f.write_str("px->totpend"),
+            Counter::Length(QueueId::Backend) => f.write_str("px->queue.length"),
+            Counter::Length(QueueId::Server(v)) => write!(f, "s{}->queue.length", v + 1),
+        }
+    }
+}
+
+/// Counter updates an actor still owes after its section's lock was released, oldest
+/// first (split atomics only; CHECKS.md, "Atomics outside the locks").
+pub type Deferred = Vec<(Counter, i8)>;
+
 /// An HAProxy thread: a run queue of woken stream tasks, and the one it is running.
 /// A thread runs one task at a time, so a task that loops starves the others.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -305,6 +333,15 @@ pub struct Thread {
     pub runq: Vec<StreamId>,
     /// The task being run, if it has sections left.
     pub task: Option<Task>,
+    /// Atomic counter updates this thread does next, before anything else.
+    pub deferred: Deferred,
+}
+
+impl Thread {
+    /// Whether the thread has nothing to run.
+    pub fn idle(&self) -> bool {
+        self.task.is_none() && self.runq.is_empty() && self.deferred.is_empty()
+    }
 }
 
 /// The whole system: the backend, the streams, the threads, and the CLI's position in
@@ -321,6 +358,14 @@ pub struct System {
     pub arrived: u8,
     /// Index of the CLI's next section in [`Scenario::cli_sections`].
     pub cli_pc: u8,
+    /// Atomic counter updates the CLI does next, before its next section.
+    pub cli_deferred: Deferred,
+    /// Whether counters HAProxy updates outside the queue locks are updated in steps of
+    /// their own ([`Scenario::split_atomics`]); constant for a run.
+    pub split_atomics: bool,
+    /// The updates the section in progress leaves for after its lock; moved to the
+    /// running actor when the section ends (always empty between two steps).
+    pub deferring: Deferred,
 }
 
 impl System {
@@ -354,7 +399,58 @@ impl System {
             threads: vec![Thread::default(); scenario.threads as usize],
             arrived: 0,
             cli_pc: 0,
+            cli_deferred: Vec::new(),
+            split_atomics: scenario.split_atomics,
+            deferring: Vec::new(),
         }
+    }
+
+    /// An atomic counter update that HAProxy makes as an operation of its own, after the
+    /// rest of the section in progress (just after releasing its queue lock, or after
+    /// the server's own counter): with split atomics the running actor makes it in a
+    /// step of its own, else it is made now. Consecutive updates of one counter merge (HAProxy
+    /// adds a batch's count at once).
+    pub fn defer_atomic(&mut self, counter: Counter, delta: i8) {
+        if !self.split_atomics {
+            self.add(counter, delta);
+            return;
+        }
+        match self.deferring.last_mut() {
+            Some((c, d)) if *c == counter => *d += delta,
+            _ => self.deferring.push((counter, delta)),
+        }
+    }
+
+    /// Adds `delta` to `counter`, wrapping like HAProxy's unsigned atomics: with split
+    /// atomics a decrement can land before the increment it pairs with.
+    pub fn add(&mut self, counter: Counter, delta: i8) {
+        let c = match counter {
+            Counter::PxServed => &mut self.px.served,
+            Counter::PxTotpend => &mut self.px.totpend,
+            Counter::Length(q) => &mut self.px.queue_mut(q).length,
+        };
+        *c = c.wrapping_add_signed(delta);
+    }
+
+    /// The system with every owed counter update made: what the counters will say once
+    /// every actor has caught up.
+    pub fn settled(&self) -> std::borrow::Cow<'_, System> {
+        let owed = self.threads.iter().any(|t| !t.deferred.is_empty())
+            || !self.cli_deferred.is_empty()
+            || !self.deferring.is_empty();
+        if !owed {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut sys = self.clone();
+        let mut all: Deferred = std::mem::take(&mut sys.cli_deferred);
+        all.append(&mut sys.deferring);
+        for t in &mut sys.threads {
+            all.append(&mut t.deferred);
+        }
+        for (c, d) in all {
+            sys.add(c, d);
+        }
+        std::borrow::Cow::Owned(sys)
     }
 
     /// Whether a pendconn of `s` is linked in a queue.
@@ -413,12 +509,12 @@ impl System {
 
     /// Whether the CLI stands between two commands (not between two sections of one).
     pub fn cli_at_command_boundary(&self, scenario: &Scenario) -> bool {
-        scenario.cli_section(self.cli_pc).is_none_or(|s| s.first)
+        self.cli_deferred.is_empty() && scenario.cli_section(self.cli_pc).is_none_or(|s| s.first)
     }
 
-    /// Whether the CLI has commands left.
+    /// Whether the CLI has commands left (or counter updates it still owes).
     pub fn cli_pending(&self, scenario: &Scenario) -> bool {
-        (self.cli_pc as usize) < scenario.cli_section_count()
+        (self.cli_pc as usize) < scenario.cli_section_count() || !self.cli_deferred.is_empty()
     }
 
     /// The command the CLI is running or about to run.

@@ -52,7 +52,7 @@ pub fn stream_end(
 pub fn stream_free_killed(sys: &mut System, s: StreamId, j: &mut Journal) -> Option<ServerId> {
     if let Some(p) = sys.streams[s as usize].pend_pos.take() {
         if sys.is_linked(s) {
-            crate::queue::unlink(sys, s);
+            crate::queue::pendconn_unlink(sys, s);
         }
         // back_try_conn_req in SC_ST_QUE ran pendconn_dequeue first: the target the
         // dequeuer left in the pendconn becomes the stream's.

@@ -1,5 +1,5 @@
-//! loom: the threaded composition under every interleaving up to a preemption bound
-//! (2–4 threads besides loom's main one). Built only with `--cfg loom`:
+//! loom: the threaded composition, with split atomics, under every interleaving up to
+//! a preemption bound (3–4 threads besides loom's main one). Built only with `--cfg loom`:
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test --release -p lbqueue --test loom`
 //!
@@ -41,7 +41,10 @@ fn explore(
     preemptions: usize,
     fails: fn(&Outcome) -> Option<String>,
 ) -> Result<(), String> {
-    let scenario = presets::get(preset).expect("preset").with_variant(variant);
+    let scenario = presets::get(preset)
+        .expect("preset")
+        .with_variant(variant)
+        .with_split_atomics(true);
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(preemptions);
     let config = Config {

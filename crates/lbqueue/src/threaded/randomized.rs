@@ -83,12 +83,14 @@ impl Options {
 }
 
 /// shuttle's step bound for a scenario: a generous multiple of what a correct run
-/// takes. A stream's task runs at most about 12 sections without retrying, each section
-/// is at most a handful of scheduling points (lock, notify, unlock, and a wait), and
-/// the CLI and clients add one section each per command and stream.
+/// takes. A stream's task runs at most about 12 sections without retrying (twice as
+/// many steps with split atomics), each section is at most a handful of scheduling
+/// points (lock, notify, unlock, and a wait), and the CLI and clients add one section
+/// each per command and stream. It must stay above what a run takes to reach the round
+/// bound, so that a loop in one call is reported as such.
 pub fn steps_bound(scenario: &Scenario) -> usize {
     let sections = 12 * scenario.streams.len() + 2 * scenario.cli.len() + scenario.streams.len();
-    1_000 + 50 * sections
+    5_000 + 100 * sections
 }
 
 /// The first failing run of one kind.
