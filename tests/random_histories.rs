@@ -103,7 +103,10 @@ impl Tag for Toctou {
 const CLI_SLOT: u8 = limits::THREADS;
 const CLIENT_SLOT: u8 = CLI_SLOT + 1;
 const TIMER_SLOT: u8 = CLIENT_SLOT + 1;
-const SLOTS: u8 = TIMER_SLOT + limits::STREAMS as u8;
+/// One base-36 digit per choice: timers of S1–S26, far more streams than these
+/// histories draw.
+const SLOTS: u8 = 36;
+const _: () = assert!(Limits::SMALL.max_streams <= (SLOTS - TIMER_SLOT) as usize);
 
 fn slot_actor(slot: u8) -> Actor {
     match slot % SLOTS {
