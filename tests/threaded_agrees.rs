@@ -28,8 +28,12 @@ const DEPTH: usize = 3;
 /// violated for the finding to be sound).
 fn stands_for(found: &str) -> Vec<&str> {
     match found {
-        // A call that retried past the bound: some loop through `goto balance_again`.
-        "livelock" => vec![ASSIGN_TERMINATES, ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES],
+        // A call that retried past the bound while every other actor ran or could
+        // not: a loop that fair schedules do not leave.
+        "livelock" => vec![ASSIGN_TERMINATES, ASSIGN_CAN_RETURN],
+        // The same while the scheduler starved actors that could have run (PCT): a
+        // loop that a fair schedule may leave, or a spin on another actor.
+        "spin" => vec![ASSIGN_TERMINATES, ASSIGN_SOLO_TERMINATES],
         // A run longer than shuttle's step bound: a loop, maybe across calls.
         "step_bound" => vec![ASSIGN_TERMINATES, ASSIGN_SOLO_TERMINATES],
         // Every thread parked with a stream unfinished.
@@ -91,7 +95,8 @@ fn shuttle_never_contradicts_the_step_model_and_finds_what_matters() {
                 );
             }
             if variant == Variant::Livelock && sc.name == "seed" {
-                assert!(random.contains("livelock") && pct.contains("livelock"));
+                assert!(random.contains("livelock"), "{random:?}");
+                assert!(pct.contains("livelock") || pct.contains("spin"), "{pct:?}");
             }
         }
     }

@@ -50,6 +50,11 @@ pub enum Failure {
         stream: StreamId,
         /// `goto balance_again` count of that call.
         rounds: u32,
+        /// Whether other actors could run during the loop's last stretch but did not:
+        /// the scheduler starved them (as PCT does on purpose), so a fair schedule
+        /// might have left the loop. Otherwise the loop went on while every other actor
+        /// ran (or nothing else could run): the loop HAProxy's watchdog kills.
+        starved_others: bool,
     },
     /// Nothing can run any more but some stream has not ended: every thread parked
     /// for good (HAProxy would serve nothing more; its watchdog stays quiet).
@@ -65,12 +70,39 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// The property of the step model this failure stands for.
-    pub fn property(&self) -> &str {
+    /// The failure's kind, as campaigns report it: `livelock` (a loop nothing else can
+    /// interrupt), `spin` (a loop while other actors were starved), `stuck`, `panic`.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Failure::Livelock { .. } => "livelock",
-            Failure::Stuck { .. } => "no_stream_lost",
+            Failure::Livelock {
+                starved_others: false,
+                ..
+            } => "livelock",
+            Failure::Livelock { .. } => "spin",
+            Failure::Stuck { .. } => "stuck",
             Failure::Panicked { .. } => "panic",
+        }
+    }
+
+    /// A loop in one call of assign_server_and_queue reaching the bound; `mark` is
+    /// (sections run, sections `thread` ran) when the loop's last stretch began.
+    pub fn looping(
+        m: &Memory,
+        sc: &Scenario,
+        thread: ThreadId,
+        stream: StreamId,
+        mark: (u64, u64),
+    ) -> Failure {
+        let t = thread as usize;
+        let others_ran = (m.sections - mark.0) > (m.own_sections[t] - mark.1);
+        let mut enabled = Vec::new();
+        enabled_actors(&m.sys, sc, &mut enabled);
+        let others_enabled = enabled.iter().any(|&a| a != Actor::Thread(thread));
+        Failure::Livelock {
+            thread,
+            stream,
+            rounds: m.rounds[t],
+            starved_others: others_enabled && !others_ran,
         }
     }
 }
@@ -82,12 +114,19 @@ impl fmt::Display for Failure {
                 thread,
                 stream,
                 rounds,
+                starved_others,
             } => write!(
                 f,
-                "livelock: T{} looped {rounds} times in assign_server_and_queue for S{} \
-                 (goto balance_again)",
+                "{}: T{} looped {rounds} times in assign_server_and_queue for S{} \
+                 (goto balance_again){}",
+                self.kind(),
                 thread + 1,
-                stream + 1
+                stream + 1,
+                if *starved_others {
+                    ", other actors starved"
+                } else {
+                    ", while every other actor ran or could not"
+                }
             ),
             Failure::Stuck { waiting } => {
                 let names: Vec<String> = waiting.iter().map(|s| format!("S{}", s + 1)).collect();
@@ -164,6 +203,11 @@ pub struct Memory {
     /// Per HAProxy thread: calls of assign_server_and_queue it started (the watchdog
     /// tells a long call from many short ones by it).
     pub calls: Vec<u64>,
+    /// Per HAProxy thread: sections it ran.
+    pub own_sections: Vec<u64>,
+    /// Per HAProxy thread: (sections, own sections) when its call in progress reached
+    /// half the round bound.
+    pub half_mark: Vec<(u64, u64)>,
     /// The first failure; every worker stops once it is set.
     pub failure: Option<Failure>,
     /// The first violation of each `always` property, in the order they happened.
@@ -207,6 +251,11 @@ pub struct Shared<F: Facade> {
 }
 
 impl<F: Facade> Shared<F> {
+    /// The scenario being run.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
     /// Takes the lock.
     pub fn lock(&self) -> F::Guard<'_> {
         F::lock(&self.memory)
@@ -250,6 +299,8 @@ pub fn start<F: Facade>(scenario: &Scenario, config: Config) -> Running<F> {
         history: Vec::new(),
         rounds: vec![0; threads],
         calls: vec![0; threads],
+        own_sections: vec![0; threads],
+        half_mark: vec![(0, 0); threads],
         failure: None,
         violations: Vec::new(),
         halt: false,
@@ -403,23 +454,24 @@ fn run_section(m: &mut Memory, sc: &Scenario, config: &Config, actor: Actor) {
         let after = m.sys.threads[t as usize].task;
         let in_assign = |task: Option<crate::state::Task>| task.is_some_and(|k| k.pc.in_assign());
         let t = t as usize;
+        m.own_sections[t] += 1;
         if !in_assign(before) && in_assign(after) {
             m.calls[t] += 1;
         }
         match (before, after) {
             (Some(b), Some(a)) if b.pc == Pc::MustTryAgain && a.pc == Pc::AssignServer => {
                 m.rounds[t] += 1;
+                if config.round_bound.is_some_and(|b| m.rounds[t] == b / 2) {
+                    m.half_mark[t] = (m.sections, m.own_sections[t]);
+                }
             }
             _ if !in_assign(after) => m.rounds[t] = 0,
             _ => {}
         }
         if let (Some(bound), Some(task)) = (config.round_bound, after) {
-            if m.rounds[t] >= bound {
-                m.failure.get_or_insert(Failure::Livelock {
-                    thread: t as ThreadId,
-                    stream: task.stream,
-                    rounds: m.rounds[t],
-                });
+            if m.rounds[t] >= bound && m.failure.is_none() {
+                let mark = m.half_mark[t];
+                m.failure = Some(Failure::looping(m, sc, t as ThreadId, task.stream, mark));
             }
         }
     }

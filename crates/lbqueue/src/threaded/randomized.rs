@@ -17,7 +17,7 @@ use shuttle::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, Schedul
 use shuttle::{Config as ShuttleConfig, FailurePersistence, MaxSteps, Runner};
 
 use super::facade::Shuttle;
-use super::{panic_message, Config, Failure, Outcome};
+use super::{panic_message, Config, Outcome};
 use crate::scenario::Scenario;
 
 /// Which shuttle scheduler.
@@ -282,45 +282,50 @@ fn note_outcome(t: &mut Tally, out: &Outcome, start: Instant) {
         t.note(&v.property, v.to_string(), &out.history, start);
     }
     if let Some(f) = &out.failure {
-        let property = match f {
-            Failure::Stuck { .. } => "stuck",
-            other => other.property(),
-        };
-        t.note(property, f.to_string(), &out.history, start);
+        t.note(f.kind(), f.to_string(), &out.history, start);
     }
 }
 
 std::thread_local! {
     /// The schedule of the execution that panicked last on this thread.
     static PANIC_SCHEDULE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    /// Whether this thread runs a campaign (shuttle runs its tasks on it).
+    static IN_CAMPAIGN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn quiet_schedule() -> String {
     PANIC_SCHEDULE.with(|s| std::mem::take(&mut *s.borrow_mut()))
 }
 
-type PanicHook = Box<dyn Fn(&panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+type PanicHook = dyn Fn(&panic::PanicHookInfo<'_>) + Sync + Send + 'static;
 
-/// While installed, a panic inside shuttle keeps its schedule and prints nothing (the
-/// campaign reports it); the previous hook comes back on drop.
-struct QuietPanics(Option<PanicHook>);
+/// While installed, a panic inside this thread's campaign keeps its schedule and prints
+/// nothing (the campaign reports it); a panic on any other thread goes to the previous
+/// hook, which comes back on drop.
+struct QuietPanics(std::sync::Arc<PanicHook>);
 
 impl QuietPanics {
     fn install() -> QuietPanics {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(|_| {
-            let schedule = current_schedule();
-            PANIC_SCHEDULE.with(|s| *s.borrow_mut() = schedule);
+        let previous: std::sync::Arc<PanicHook> = std::sync::Arc::from(panic::take_hook());
+        let others = std::sync::Arc::clone(&previous);
+        panic::set_hook(Box::new(move |info| {
+            if IN_CAMPAIGN.with(|c| c.get()) {
+                let schedule = current_schedule();
+                PANIC_SCHEDULE.with(|s| *s.borrow_mut() = schedule);
+            } else {
+                others(info);
+            }
         }));
-        QuietPanics(Some(previous))
+        IN_CAMPAIGN.with(|c| c.set(true));
+        QuietPanics(previous)
     }
 }
 
 impl Drop for QuietPanics {
     fn drop(&mut self) {
-        if let Some(previous) = self.0.take() {
-            panic::set_hook(previous);
-        }
+        IN_CAMPAIGN.with(|c| c.set(false));
+        let previous = std::sync::Arc::clone(&self.0);
+        panic::set_hook(Box::new(move |info| previous(info)));
     }
 }
 

@@ -120,7 +120,7 @@ pub fn run(scenario: &Scenario, options: Options) -> Report {
 /// hit). Returns when the run has ended.
 fn watch(shared: &super::Shared<Std>, period: Duration, deadline: Instant) {
     let tick = (period / 10).max(Duration::from_millis(1));
-    let mut seen: Vec<Option<(u64, Instant)>> = Vec::new();
+    let mut seen: Vec<Option<Watched>> = Vec::new();
     loop {
         std::thread::sleep(tick);
         let mut m = shared.lock();
@@ -130,7 +130,7 @@ fn watch(shared: &super::Shared<Std>, period: Duration, deadline: Instant) {
         if seen.is_empty() {
             seen = vec![None; m.rounds.len()];
         }
-        if let Some(failure) = overdue(&m, &mut seen, period) {
+        if let Some(failure) = overdue(&m, shared.scenario(), &mut seen, period) {
             m.failure.get_or_insert(failure);
             drop(m);
             shared.halt();
@@ -144,23 +144,39 @@ fn watch(shared: &super::Shared<Std>, period: Duration, deadline: Instant) {
     }
 }
 
+/// What the watchdog saw of a looping thread: its call, since when, and (sections,
+/// own sections) then.
+#[derive(Clone, Copy)]
+struct Watched {
+    call: u64,
+    since: Instant,
+    mark: (u64, u64),
+}
+
 /// A thread that has looped in one call for at least `period`, as a failure.
-fn overdue(m: &Memory, seen: &mut [Option<(u64, Instant)>], period: Duration) -> Option<Failure> {
+fn overdue(
+    m: &Memory,
+    sc: &Scenario,
+    seen: &mut [Option<Watched>],
+    period: Duration,
+) -> Option<Failure> {
     for (t, slot) in seen.iter_mut().enumerate() {
         let looping = m.rounds[t] > 0;
         let call = m.calls[t];
         match slot {
-            Some((c, since)) if looping && *c == call => {
-                if since.elapsed() >= period {
+            Some(w) if looping && w.call == call => {
+                if w.since.elapsed() >= period {
                     let stream = m.sys.threads[t].task.map(|k| k.stream)?;
-                    return Some(Failure::Livelock {
-                        thread: t as u8,
-                        stream,
-                        rounds: m.rounds[t],
-                    });
+                    return Some(Failure::looping(m, sc, t as u8, stream, w.mark));
                 }
             }
-            _ if looping => *slot = Some((call, Instant::now())),
+            _ if looping => {
+                *slot = Some(Watched {
+                    call,
+                    since: Instant::now(),
+                    mark: (m.sections, m.own_sections[t]),
+                })
+            }
             _ => *slot = None,
         }
     }
