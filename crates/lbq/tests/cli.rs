@@ -278,6 +278,11 @@ fn bad_scenario_files_exit_2_naming_the_field() {
             good.replace("algo = \"roundrobin\"\n", ""),
             "scenario file, line 1: missing field `algo`",
         ),
+        (
+            "unknown atomics",
+            format!("atomics = \"sometimes\"\n{good}"),
+            "`atomics`: expected \"in-section\" or \"split\", found \"sometimes\"",
+        ),
     ];
     for (what, text, expected) in cases {
         let path = scratch(&format!("{}.toml", what.replace(' ', "-")));
@@ -308,6 +313,15 @@ fn bad_arguments_exit_2() {
         &["check", "--max-states", "0"],
         &["check", "--timeout", "-1"],
         &["check", "--max-states", "many"],
+        &["check", "--atomics", "some"],
+        &["shuttle", "--iterations", "0"],
+        &["shuttle", "--round-bound", "0"],
+        &["shuttle", "--scheduler", "pct", "--depth", "0"],
+        &["shuttle", "--timeout", "0"],
+        &["shuttle", "--scheduler", "dfs"],
+        &["stress", "--seconds", "0"],
+        &["stress", "--watchdog-ms", "0"],
+        &["replay", "--shuttle", "/no/such/schedule.json"],
         &["frobnicate"],
     ] {
         let o = lbq(args);
@@ -478,4 +492,81 @@ fn reports_are_deterministic() {
         text(&["check", "--variant", "livelock", "--format", "mermaid"]),
         text(&["check", "--variant", "livelock", "--format", "mermaid"])
     );
+}
+
+/// `lbq shuttle` finds the loop at the reproducer's scale, writes the failing schedule
+/// whole, and `lbq replay --shuttle` runs that schedule again to the same loop.
+#[test]
+fn shuttle_finds_the_livelock_and_its_schedule_replays() {
+    let file = scratch("livelock-schedule.json");
+    let o = lbq(&[
+        "shuttle",
+        "--variant",
+        "livelock",
+        "--iterations",
+        "200",
+        "--stop-at-first",
+        "--schedule-out",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = json(&o);
+    assert_eq!(r["seed"], 1);
+    let first = &r["found"][0];
+    assert!(first["iteration"].as_u64().unwrap() >= 1);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["format"], "lbq-shuttle");
+    assert_eq!(saved["found"]["property"], first["property"]);
+    let replay = lbq(&["replay", "--shuttle", file.to_str().unwrap()]);
+    let out = stdout(&replay);
+    assert_eq!(replay.status.code(), Some(1), "{out}{}", stderr(&replay));
+    assert!(out.contains("REPRODUCED"), "{out}");
+    let mut broken = saved.clone();
+    broken["found"]["schedule"] = serde_json::json!("not a schedule");
+    let bad = scratch("broken-schedule.json");
+    std::fs::write(&bad, broken.to_string()).unwrap();
+    let o = lbq(&["replay", "--shuttle", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("found.schedule"), "{}", stderr(&o));
+}
+
+#[test]
+fn shuttle_and_stress_run_fixed_clean() {
+    let o = lbq(&["shuttle", "--variant", "fixed", "--iterations", "200"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(out.contains("200 of 200 iterations"), "{out}");
+    assert!(out.contains("not a proof"), "{out}");
+    let o = lbq(&["stress", "--variant", "fixed", "--seconds", "1", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = json(&o);
+    assert!(r["runs"].as_u64().unwrap() >= 1);
+    assert!(r["hit"].is_null());
+}
+
+#[test]
+fn shuttle_is_deterministic_for_a_seed() {
+    let run = || {
+        let o = lbq(&[
+            "shuttle",
+            "--variant",
+            "purge",
+            "--iterations",
+            "100",
+            "--seed",
+            "7",
+            "--schedule-out",
+            scratch("det.json").to_str().unwrap(),
+            "--json",
+        ]);
+        let mut r = json(&o);
+        r["seconds"] = serde_json::Value::Null;
+        for f in r["found"].as_array_mut().unwrap() {
+            f["seconds"] = serde_json::Value::Null;
+        }
+        r
+    };
+    assert_eq!(run(), run());
 }
