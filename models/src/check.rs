@@ -153,9 +153,9 @@ pub fn build_report<M>(
     started: std::time::Instant,
 ) -> Report
 where
-    M: Fairness,
-    M::State: std::hash::Hash + Eq + Clone,
-    M::Action: Clone,
+    M: Fairness + Sync,
+    M::State: std::hash::Hash + Eq + Clone + Sync,
+    M::Action: Clone + Send + Sync,
 {
     let mut properties = Vec::new();
     for (i, p) in model.properties().iter().enumerate() {
@@ -184,9 +184,18 @@ where
             trace,
         });
     }
-    let stuck = stuck_cycle(model, g);
-    let livelock = fair_cycle(model, g);
-    let spin = solo_cycle(model, g, in_assign);
+    // The three searches only read the finished graph: one thread each.
+    let (stuck, livelock, spin) = std::thread::scope(|scope| {
+        let stuck = scope.spawn(|| stuck_cycle(model, g));
+        let livelock = scope.spawn(|| fair_cycle(model, g));
+        let spin = solo_cycle(model, g, in_assign);
+        let join = "a liveness search panicked";
+        (
+            stuck.join().expect(join),
+            livelock.join().expect(join),
+            spin,
+        )
+    });
     let liveness = |name, kind, lasso: Option<&Lasso<M::Action>>, note: Option<&str>| {
         let status = match (lasso, g.complete) {
             (Some(_), _) => Status::Violated,
