@@ -1,25 +1,26 @@
 //! The threaded composition: the model's actors as real threads — one per HAProxy
 //! thread, each running the stream tasks woken on it (`process_stream` →
-//! `srv_redispatch_connect` → `assign_server_and_queue` …), one for the CLI session
-//! running its script, one for the clients arriving, and, with `timeout queue`, one per stream for its
-//! queue timer —
-//! over a sync facade with three back ends ([`facade::Std`], [`facade::Shuttle`],
-//! [`facade::Loom`]).
+//! `srv_redispatch_connect` → `assign_server_and_queue` …); one for the CLI session
+//! running its script; one for the clients arriving; and, with `timeout queue`, one per
+//! stream for its queue timer — over a sync facade with three back ends
+//! ([`facade::Std`], [`facade::Shuttle`], and `facade::Loom` in `--cfg loom` builds).
 //!
-//! Each thread moves the shared [`System`] only through [`crate::step`], one section at
-//! a time, so every engine runs the same queue code. A section holds the composition's
-//! one lock: that lock is the model's atomicity assumption (each section is one of
-//! HAProxy's critical sections: a queue lock, a server lock, or an atomic update), not
-//! a claim that HAProxy serialises them. What the threads add over the step model is
-//! how HAProxy really runs them: a thread parks when its run queue is empty and is
-//! woken by `task_wakeup`, a task runs section after section until it yields, and
-//! schedules come from an OS (`lbq stress`), shuttle's random and PCT schedulers
-//! (`lbq shuttle`) or loom (tests/loom.rs), at scales no exhaustive search reaches.
+//! Each thread moves the shared [`System`] only through [`crate::step`], one step per
+//! lock acquisition, so every engine runs the same queue code. A step is one section
+//! (one of HAProxy's critical sections: under a queue lock, a server lock, or one
+//! atomic) or, with split atomics, one counter update HAProxy makes outside the locks.
+//! The lock is the model's atomicity assumption, not a claim that HAProxy serialises
+//! its sections (CHECKS.md, "The model and its simplifications"). What the threads add
+//! over the step model is how HAProxy runs them: a thread parks when its run queue is
+//! empty and is woken by `task_wakeup`, a task runs section after section until it
+//! yields, and the schedules come from the OS (`lbq stress`), shuttle's random and PCT
+//! schedulers (`lbq shuttle`) or loom (tests/loom.rs), at scales no exhaustive search
+//! reaches.
 //!
-//! A run fails when a state breaks one of the step model's `always` properties (checked
-//! after every section, with the same functions), or when one call of
-//! assign_server_and_queue goes back to `balance_again` more than a bound of times (the
-//! livelock; CHECKS.md, "Threads", says why no correct run reaches the bound).
+//! Every state a run reaches is judged with the step model's `always` properties (the
+//! same functions); a run stops when one call of assign_server_and_queue goes back to
+//! `balance_again` as many times as a bound (CHECKS.md, "Threads", says why no correct
+//! run reaches it), or when every thread has parked for good with streams unfinished.
 
 pub mod facade;
 pub mod randomized;
