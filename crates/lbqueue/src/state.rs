@@ -356,7 +356,7 @@ pub struct System {
     pub threads: Vec<Thread>,
     /// Streams that have arrived (they arrive in id order).
     pub arrived: u8,
-    /// Index of the CLI's next section in [`Scenario::cli_sections`].
+    /// Index of the CLI's next section in the scenario's CLI sections ([`Scenario::cli_section`]).
     pub cli_pc: u8,
     /// Atomic counter updates the CLI does next, before its next section.
     pub cli_deferred: Deferred,

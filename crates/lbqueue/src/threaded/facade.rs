@@ -1,7 +1,7 @@
 //! The sync facade: the few primitives the threaded composition uses (a mutex, a
 //! condition variable, spawning and joining a thread), with three back ends — real
 //! threads ([`Std`]), shuttle's randomized schedulers ([`Shuttle`]) and loom's
-//! exhaustive one ([`Loom`], in `--cfg loom` builds only). The composition is written
+//! exhaustive one (`Loom`, in `--cfg loom` builds only). The composition is written
 //! once, generic over [`Facade`]; no queue logic lives here.
 //!
 //! Every back end hands out the same std-shaped guards, so a poisoned lock (a worker
