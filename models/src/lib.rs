@@ -3,7 +3,7 @@
 //! - [`step_model`]: the whole system as a stateright `Model`, one action per section.
 //! - [`graph`]: exhaustive exploration of any stateright `Model` into a state graph.
 //! - [`liveness`]: fair non-progress cycles and solo loops on that graph.
-//! - [`check`]: one scenario × variant → a [`check::Report`].
+//! - [`check()`]: one scenario × variant → a [`check::Report`].
 //! - [`trace`]: counterexamples in HAProxy's words.
 
 pub mod actor_model;
