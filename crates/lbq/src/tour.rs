@@ -94,7 +94,7 @@ fn show_loop(report: &Report) -> bool {
     true
 }
 
-/// "T1 runs S4 forever: …, backend queue [S3], px->served 0" from the cycle's steps.
+/// "T1 runs S4 forever: …, backend queue `[S3]`, px->served 0" from the cycle's steps.
 fn summarize_cycle(trace: &Trace) -> String {
     let Some(start) = trace.cycle_start else {
         return "no cycle".to_string();
