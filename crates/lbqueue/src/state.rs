@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use crate::scenario::{CliCommand, Scenario};
 
 /// Index of a stream in [`System::streams`] (`S1` is index 0 when printed).
@@ -105,9 +107,9 @@ pub struct Proxy {
     /// Next server in the round-robin rotation.
     pub rr_next: ServerId,
     /// The servers.
-    pub servers: Vec<Server>,
+    pub servers: SmallVec<[Server; 2]>,
     /// Every linked pendconn of every queue, oldest first (the queue trees' keys).
-    pub pendconns: Vec<StreamId>,
+    pub pendconns: SmallVec<[StreamId; 8]>,
 }
 
 impl Proxy {
@@ -323,14 +325,14 @@ impl fmt::Display for Counter {
 
 /// Counter updates an actor still owes after its section's lock was released, oldest
 /// first (split atomics only; CHECKS.md, "Atomics outside the locks").
-pub type Deferred = Vec<(Counter, i8)>;
+pub type Deferred = SmallVec<[(Counter, i8); 2]>;
 
 /// An HAProxy thread: a run queue of woken stream tasks, and the one it is running.
 /// A thread runs one task at a time, so a task that loops starves the others.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Thread {
     /// Woken tasks, in wake-up order.
-    pub runq: Vec<StreamId>,
+    pub runq: SmallVec<[StreamId; 4]>,
     /// The task being run, if it has sections left.
     pub task: Option<Task>,
     /// Atomic counter updates this thread does next, before anything else.
@@ -351,9 +353,9 @@ pub struct System {
     /// The backend.
     pub px: Proxy,
     /// Every stream of the scenario, arrived or not.
-    pub streams: Vec<Stream>,
+    pub streams: SmallVec<[Stream; 6]>,
     /// The HAProxy threads.
-    pub threads: Vec<Thread>,
+    pub threads: SmallVec<[Thread; 3]>,
     /// Streams that have arrived (they arrive in id order).
     pub arrived: u8,
     /// Index of the CLI's next section in the scenario's CLI sections ([`Scenario::cli_section`]).
@@ -393,15 +395,15 @@ impl System {
                 algo: scenario.algo,
                 rr_next: 0,
                 servers,
-                pendconns: Vec::new(),
+                pendconns: SmallVec::new(),
             },
             streams: scenario.streams.iter().map(|&t| Stream::new(t)).collect(),
-            threads: vec![Thread::default(); scenario.threads as usize],
+            threads: smallvec::smallvec![Thread::default(); scenario.threads as usize],
             arrived: 0,
             cli_pc: 0,
-            cli_deferred: Vec::new(),
+            cli_deferred: SmallVec::new(),
             split_atomics: scenario.split_atomics,
-            deferring: Vec::new(),
+            deferring: SmallVec::new(),
         }
     }
 
