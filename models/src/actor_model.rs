@@ -144,7 +144,8 @@ impl ThreadView {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NodeState {
     /// The backend: the whole system.
-    Backend(System),
+    /// (Boxed: the other nodes' states are a few bytes.)
+    Backend(Box<System>),
     /// A thread.
     Thread(ThreadView),
     /// The CLI or the client: whether it has nothing left to ask for.
@@ -217,7 +218,7 @@ impl Node {
             is_enabled(before, scenario, who),
             "{who} asked for a section it cannot run"
         );
-        let mut sys = before.clone();
+        let mut sys = System::clone(before);
         step(&mut sys, scenario, who, &mut Journal::silent());
         let layout = Layout::of(scenario);
         if let Some(requester) = layout.id_of(who) {
@@ -255,7 +256,7 @@ impl Node {
                 }
             }
         }
-        *state = Cow::Owned(NodeState::Backend(sys));
+        *state = Cow::Owned(NodeState::Backend(Box::new(sys)));
     }
 
     /// A thread, the CLI or the client asks the backend to run its next section.
@@ -273,7 +274,7 @@ impl Actor for Node {
 
     fn on_start(&self, _id: Id, _storage: &Option<()>, o: &mut Out<Self>) -> NodeState {
         match self {
-            Node::Backend(scenario) => NodeState::Backend(System::new(scenario)),
+            Node::Backend(scenario) => NodeState::Backend(Box::new(System::new(scenario))),
             Node::Thread(_) => NodeState::Thread(ThreadView {
                 woken: 0,
                 running: false,
