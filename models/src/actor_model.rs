@@ -389,8 +389,13 @@ impl fmt::Debug for ActorSystemModel {
 }
 
 impl ActorSystemModel {
-    /// The actor system of a scenario (with its variant).
+    /// The actor system of a scenario (with its variant). Atomics must be in-section:
+    /// a thread actor's view does not follow the counter updates a thread owes.
     pub fn new(scenario: Scenario) -> Self {
+        assert!(
+            !scenario.split_atomics,
+            "the actor model runs atomics in-section only"
+        );
         let layout = Layout::of(&scenario);
         let shared = Arc::new(scenario.clone());
         let actors = ActorModel::new(layout, ())

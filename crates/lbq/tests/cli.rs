@@ -570,3 +570,25 @@ fn shuttle_is_deterministic_for_a_seed() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn the_actor_model_refuses_split_atomics() {
+    let path = scratch("split.toml");
+    std::fs::write(
+        &path,
+        "atomics = \"split\"\nalgo = \"roundrobin\"\nthreads = 1\nstreams = [1]\n\n[[servers]]\nname = \"s1\"\n",
+    )
+    .unwrap();
+    let o = lbq(&[
+        "explore",
+        "--model",
+        "actor",
+        "--port",
+        "0",
+        "--scenario",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--model actor"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+}
