@@ -1470,3 +1470,71 @@ fn counters_consistent_catches_the_seeded_purge_bug() {
     step_ok(&mut sys, &sc, Actor::Cli);
     assert!(backend_queue(&sys).is_empty());
 }
+
+// ----------------------------------------------------------------------------------------
+// Split atomics: what a section leaves for after its lock
+
+/// With split atomics, `pendconn_redistribute` and `pendconn_grab_from_px` owe
+/// `length -= n` then `totpend -= n` for a batch of n, and nothing for an empty batch
+/// (a zero update would be a step that changes nothing); `process_srv_queue` owes
+/// `totpend -= done` then `px->served += done`. Counters are judged settled meanwhile.
+#[test]
+fn split_atomics_owe_the_updates_haproxy_makes_after_the_unlock() {
+    use lbqueue::state::Counter;
+    let sc = Sc::new(Variant::Fixed, "roundrobin")
+        .streams(&[1, 1, 1])
+        .build()
+        .with_split_atomics(true);
+    let mut sys = System::new(&sc);
+    // Nothing queued: an empty purge and an empty grab owe nothing.
+    srv_set_admin_maint(&mut sys, SRV1, &mut silent());
+    pendconn_redistribute(
+        &mut sys,
+        SRV1,
+        Variant::Fixed.behaviour(),
+        None,
+        &mut silent(),
+    );
+    assert!(sys.deferring.is_empty(), "{:?}", sys.deferring);
+    srv_clear_admin_maint(&mut sys, SRV1, &mut silent());
+    pendconn_grab_from_px(&mut sys, SRV1, &mut silent());
+    assert!(sys.deferring.is_empty(), "{:?}", sys.deferring);
+    let settle = |sys: &mut System| {
+        for (c, d) in std::mem::take(&mut sys.deferring) {
+            sys.add(c, d);
+        }
+    };
+    // S1 takes the slot: `sess_change_server` owes `px->served++`.
+    serve(&mut sys, S1, SRV1);
+    assert_eq!(sys.deferring.as_slice(), &[(Counter::PxServed, 1)]);
+    assert_eq!(
+        sys.px.served, 0,
+        "px->served moves only after the server's count"
+    );
+    settle(&mut sys);
+    // Two entries in the backend queue: `pendconn_add` owes `totpend++` each.
+    for s in [S2, S3] {
+        enqueue_backend(&mut sys, s);
+    }
+    assert_eq!(sys.deferring.as_slice(), &[(Counter::PxTotpend, 2)]);
+    consistent(&sys);
+    settle(&mut sys);
+    // The server goes down with no usable server left: the purge owes both counts.
+    srv_set_admin_maint(&mut sys, SRV1, &mut silent());
+    pendconn_redistribute(
+        &mut sys,
+        SRV1,
+        Variant::Fixed.behaviour(),
+        None,
+        &mut silent(),
+    );
+    assert_eq!(
+        sys.deferring.as_slice(),
+        &[
+            (Counter::Length(QueueId::Backend), -2),
+            (Counter::PxTotpend, -2)
+        ]
+    );
+    assert_eq!(sys.px.queue.length, 2, "length drops only after the unlock");
+    consistent(&sys);
+}
