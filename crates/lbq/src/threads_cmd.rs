@@ -11,9 +11,9 @@ use lbqueue::{presets, Scenario, Variant};
 use crate::cli::load_scenario;
 use crate::output::write_whole;
 
-/// Arguments of `lbq shuttle`.
+/// What both `lbq shuttle` and `lbq stress` run.
 #[derive(clap::Args, Debug)]
-pub struct ShuttleArgs {
+pub struct RunArgs {
     /// The queue logic version (default: the scenario file's `variant`, else fixed).
     #[arg(long)]
     variant: Option<String>,
@@ -24,6 +24,27 @@ pub struct ShuttleArgs {
     /// their own, as on real threads) or in-section (with the section before).
     #[arg(long, default_value = "split", value_parser = ["split", "in-section"])]
     atomics: String,
+}
+
+impl RunArgs {
+    /// The scenario named by `--scenario`, with `--variant` and `--atomics` applied.
+    fn scenario(&self) -> Result<Scenario, String> {
+        let mut sc = load_scenario(&self.scenario)?;
+        if let Some(v) = &self.variant {
+            sc = sc.with_variant(
+                v.parse::<Variant>()
+                    .map_err(|e| format!("--variant: {e}"))?,
+            );
+        }
+        Ok(sc.with_split_atomics(self.atomics == "split"))
+    }
+}
+
+/// Arguments of `lbq shuttle`.
+#[derive(clap::Args, Debug)]
+pub struct ShuttleArgs {
+    #[command(flatten)]
+    run: RunArgs,
     /// random (uniform at every scheduling point) or pct (priorities with --depth
     /// change points).
     #[arg(long, default_value = "random", value_parser = ["random", "pct"])]
@@ -60,16 +81,8 @@ pub struct ShuttleArgs {
 /// Arguments of `lbq stress`.
 #[derive(clap::Args, Debug)]
 pub struct StressArgs {
-    /// The queue logic version (default: the scenario file's `variant`, else fixed).
-    #[arg(long)]
-    variant: Option<String>,
-    /// A preset name (see `lbq list`) or a scenario file (TOML).
-    #[arg(long, default_value = presets::REPRO)]
-    scenario: String,
-    /// How HAProxy's counter updates outside the queue locks run: split (in steps of
-    /// their own, as on real threads) or in-section (with the section before).
-    #[arg(long, default_value = "split", value_parser = ["split", "in-section"])]
-    atomics: String,
+    #[command(flatten)]
+    run: RunArgs,
     /// Wall-clock budget in seconds.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
@@ -80,22 +93,6 @@ pub struct StressArgs {
     /// Print one JSON report instead of text.
     #[arg(long)]
     json: bool,
-}
-
-/// The scenario named by `--scenario`, with `--variant` and `--atomics` applied.
-fn scenario_with_variant(
-    scenario: &str,
-    variant: &Option<String>,
-    atomics: &str,
-) -> Result<Scenario, String> {
-    let mut sc = load_scenario(scenario)?;
-    if let Some(v) = variant {
-        sc = sc.with_variant(
-            v.parse::<Variant>()
-                .map_err(|e| format!("--variant: {e}"))?,
-        );
-    }
-    Ok(sc.with_split_atomics(atomics == "split"))
 }
 
 /// A positive, finite number of seconds.
@@ -131,7 +128,7 @@ fn describe(sc: &Scenario) -> String {
 /// `lbq shuttle`: exit 1 if a run failed, 3 if the clock stopped the campaign first,
 /// else 0.
 pub fn shuttle(args: ShuttleArgs) -> Result<u8, String> {
-    let sc = scenario_with_variant(&args.scenario, &args.variant, &args.atomics)?;
+    let sc = args.run.scenario()?;
     if args.iterations == 0 {
         return Err("--iterations: expected a positive number, found 0".into());
     }
@@ -291,7 +288,7 @@ pub fn replay_shuttle(path: &Path, json: bool) -> Result<u8, String> {
 
 /// `lbq stress`: exit 1 on a livelock or a stuck run, else 0.
 pub fn stress(args: StressArgs) -> Result<u8, String> {
-    let sc = scenario_with_variant(&args.scenario, &args.variant, &args.atomics)?;
+    let sc = args.run.scenario()?;
     let duration = seconds("--seconds", args.seconds)?;
     if args.watchdog_ms == 0 {
         return Err("--watchdog-ms: expected a positive number of milliseconds, found 0".into());

@@ -50,8 +50,8 @@ pub struct Server {
     /// The server's own queue.
     pub queue: Queue,
     /// `dequeuing` (b11495652): set while one thread runs the `process_srv_queue` batch.
-    /// The step model runs that batch as one section, so it is always clear between
-    /// sections; the threaded composition uses it for real.
+    /// Every engine runs that batch as one step, so it is always clear between steps
+    /// (CHECKS.md, "The model and its simplifications").
     pub dequeuing: bool,
     /// Effective weight (`cur_eweight`); a usable server contributes it to `tot_wact`.
     pub weight: u8,
