@@ -38,6 +38,13 @@ pub fn counters_consistent(sys: &System) -> Result<(), String> {
             .iter()
             .filter(|s| s.srv_conn == Some(v as u8))
             .count();
+        let listed = |s: &u8| sys.streams[*s as usize].srv_conn == Some(v as u8);
+        if srv.conns.len() != holders || !srv.conns.iter().all(listed) {
+            return Err(format!(
+                "s{name}'s stream list {:?} is not the {holders} streams holding a slot on it",
+                srv.conns
+            ));
+        }
         if usize::from(srv.served) != holders {
             return Err(format!(
                 "s{name}->served = {} but {holders} streams hold a slot on it",

@@ -3,6 +3,7 @@
 use crate::event::{AssignResult, Event, Journal};
 use crate::queue::{may_dequeue_tasks, process_srv_queue};
 use crate::state::{Counter, LbAlgo, ServerId, StreamId, System};
+use crate::stream::{stream_add_srv_conn, stream_del_srv_conn};
 use crate::variant::Behaviour;
 
 /// Models `assign_server()`: releases the stream's slot first (`sess_change_server(s,
@@ -60,14 +61,15 @@ pub fn sess_change_server(sys: &mut System, s: StreamId, new: Option<ServerId>) 
     }
     // Two atomics each way: the server's count, then the backend's.
     if let Some(v) = old {
+        stream_del_srv_conn(sys, s);
         sys.px.servers[v as usize].served -= 1;
         sys.defer_atomic(Counter::PxServed, -1);
     }
     if let Some(v) = new {
         sys.px.servers[v as usize].served += 1;
         sys.defer_atomic(Counter::PxServed, 1);
+        stream_add_srv_conn(sys, s, v);
     }
-    sys.streams[s as usize].srv_conn = new;
 }
 
 /// Whether the LB may pick this server now: usable, and unlimited or with an empty

@@ -205,11 +205,13 @@ fn pendconn_process_next_strm(sys: &mut System, v: ServerId, px_ok: bool) -> Opt
     // The queue's `length` drops inside the batch; `totpend` once after it.
     let queue = unlink_from_tree(sys, s);
     sys.add(Counter::Length(queue), -1);
-    let strm = &mut sys.streams[s as usize];
-    let p = strm.pend_pos.as_mut().expect("linked entry has a pendconn");
+    let p = sys.streams[s as usize]
+        .pend_pos
+        .as_mut()
+        .expect("linked entry has a pendconn");
     p.assigned = true;
     p.target = Some(v);
-    strm.srv_conn = Some(v);
+    crate::stream::stream_add_srv_conn(sys, s, v);
     sys.wake(s);
     Some(s)
 }

@@ -24,16 +24,16 @@ pub fn srv_clear_admin_maint(sys: &mut System, v: ServerId, j: &mut Journal) {
 }
 
 /// Models the stream walk of `srv_shutdown_streams()` (`shutdown sessions server`):
-/// every stream whose `srv_conn` is this server is told to die. Since b8e3b0a18 that is
-/// only a wake-up with a flag; the stream kills itself (and releases its slot) when its
-/// own thread next runs it. Streams grabbed off the books have no `srv_conn` and are not
-/// found.
+/// every stream on the server's stream list is told to die, newest slot first (the
+/// list's order). Since b8e3b0a18 that is only a wake-up with a flag; the stream kills
+/// itself (and releases its slot) when its own thread next runs it. Streams grabbed off
+/// the books have no `srv_conn`, are not on the list and are not found.
 pub fn srv_shutdown_streams(sys: &mut System, v: ServerId, j: &mut Journal) {
-    let victims: Vec<u8> = (0..sys.streams.len() as u8)
-        .filter(|&s| {
-            let strm = &sys.streams[s as usize];
-            strm.srv_conn == Some(v) && !matches!(strm.phase, Phase::Done(_))
-        })
+    let victims: Vec<u8> = sys.px.servers[v as usize]
+        .conns
+        .iter()
+        .copied()
+        .filter(|&s| !matches!(sys.streams[s as usize].phase, Phase::Done(_)))
         .collect();
     for &s in &victims {
         sys.streams[s as usize].kill_requested = true;

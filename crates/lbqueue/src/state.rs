@@ -55,6 +55,11 @@ pub struct Server {
     pub dequeuing: bool,
     /// Effective weight (`cur_eweight`); a usable server contributes it to `tot_wact`.
     pub weight: u8,
+    /// The streams holding a slot on this server (`srv_conn`), newest first: the list
+    /// `stream_add_srv_conn()` inserts at the head of (`srv->per_thr[].streams`) and
+    /// `srv_shutdown_streams()` walks. HAProxy keeps one such list per thread that
+    /// attached the stream; the model keeps one per server (CHECKS.md).
+    pub conns: SmallVec<[StreamId; 2]>,
 }
 
 impl Server {
@@ -384,6 +389,7 @@ impl System {
                 queue: Queue::default(),
                 dequeuing: false,
                 weight: s.weight,
+                conns: SmallVec::new(),
             })
             .collect();
         System {

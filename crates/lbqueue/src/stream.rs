@@ -72,6 +72,21 @@ pub fn release_slot(sys: &mut System, s: StreamId, j: &mut Journal) -> Option<Se
     Some(v)
 }
 
+/// Models `stream_add_srv_conn()`: the stream holds a slot on `v` (`srv_conn`) and is
+/// inserted at the head of the server's stream list (MT_LIST_INSERT: newest first).
+pub fn stream_add_srv_conn(sys: &mut System, s: StreamId, v: ServerId) {
+    sys.streams[s as usize].srv_conn = Some(v);
+    sys.px.servers[v as usize].conns.insert(0, s);
+}
+
+/// Models `stream_del_srv_conn()`: the stream leaves its server's stream list and holds
+/// no slot any more.
+pub fn stream_del_srv_conn(sys: &mut System, s: StreamId) {
+    if let Some(v) = sys.streams[s as usize].srv_conn.take() {
+        sys.px.servers[v as usize].conns.retain(|x| *x != s);
+    }
+}
+
 /// The stream leaves the backend (`beconn`) with its outcome.
 fn finish(sys: &mut System, s: StreamId, outcome: Outcome, j: &mut Journal) {
     sys.px.beconn -= 1;
