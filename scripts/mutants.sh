@@ -22,11 +22,11 @@ if [[ "${1:-}" == "--tier" ]]; then
   tiers=("$2")
   shift 2
 fi
-common=(-p lbqueue --profile mutants --timeout 900 -o target/mutants)
+common=(-p lbqueue --profile mutants -o target/mutants)
 for tier in "${tiers[@]}"; do
   case "$tier" in
-    1) cargo mutants "${common[@]}" --test-package lbqueue "$@" || true ;;
-    2) cargo mutants "${common[@]}" --test-workspace true --iterate "$@" || true ;;
+    1) cargo mutants "${common[@]}" --test-package lbqueue --timeout 60 "$@" || true ;;
+    2) cargo mutants "${common[@]}" --test-workspace true --timeout 900 --iterate "$@" || true ;;
     *) echo "--tier: expected 1 or 2, found $tier" >&2; exit 2 ;;
   esac
 done

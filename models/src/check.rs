@@ -9,6 +9,7 @@ use stateright::Expectation;
 
 use crate::graph::{Bounds, Graph, Progress};
 use crate::liveness::{fair_cycle, solo_cycle, stuck_cycle, Fairness, Lasso};
+use crate::reduction::Reduction;
 use crate::step_model::{StepModel, ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES};
 use crate::trace::Trace;
 
@@ -77,8 +78,13 @@ pub struct Report {
     pub stopped_by: Option<&'static str>,
     /// Transitions generated (states visited, duplicates included).
     pub states: usize,
-    /// Distinct states.
+    /// Distinct states stored (with a reduction, each stands for a class of states).
     pub unique_states: usize,
+    /// The reduction the search used ([`crate::reduction`]).
+    pub reduction: Reduction,
+    /// Why the search used less reduction than it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reduction_note: Option<&'static str>,
     /// Deepest BFS level.
     pub max_depth: u32,
     /// Wall time in seconds.
@@ -113,22 +119,26 @@ impl Report {
     }
 }
 
-/// Checks a scenario (with its variant) exhaustively, within `bounds`.
+/// Checks a scenario (with its variant) exhaustively, within `bounds`, with every
+/// reduction the scenario allows ([`Reduction::Streams`]).
 pub fn check(scenario: &Scenario, bounds: Bounds) -> Report {
-    check_with_progress(scenario, bounds, &mut |_| {})
+    check_with_progress(scenario, bounds, Reduction::Streams, &mut |_| {})
 }
 
-/// [`check`], reporting the exploration's progress a few times a second.
+/// [`check`] with the reduction chosen (as much of it as the scenario allows),
+/// reporting the exploration's progress a few times a second.
 pub fn check_with_progress(
     scenario: &Scenario,
     bounds: Bounds,
+    reduction: Reduction,
     progress: &mut dyn FnMut(&Progress),
 ) -> Report {
     let started = std::time::Instant::now();
-    let model = StepModel::new(scenario.clone());
+    let (reduction, reduction_note) = Reduction::of(scenario, reduction);
+    let model = StepModel::reduced(scenario.clone(), reduction);
     let g = Graph::explore_with_progress(&model, bounds, progress);
     let render = |lasso: &Lasso<Actor>| Trace::render(&model, &g, lasso);
-    build_report(
+    let mut report = build_report(
         &model,
         &g,
         scenario,
@@ -136,7 +146,10 @@ pub fn check_with_progress(
         StepModel::threads_in_assign,
         render,
         started,
-    )
+    );
+    report.reduction = reduction;
+    report.reduction_note = reduction_note;
+    report
 }
 
 /// The report of any model of a scenario explored into `g`: its `always`/`sometimes`
@@ -242,6 +255,8 @@ where
         stopped_by: g.stopped_by,
         states: g.transitions + g.states.len().min(1),
         unique_states: g.states.len(),
+        reduction: Reduction::Off,
+        reduction_note: None,
         max_depth: g.max_depth(),
         seconds: started.elapsed().as_secs_f64(),
         properties,

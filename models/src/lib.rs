@@ -4,6 +4,7 @@
 //! - [`graph`]: exhaustive exploration of any stateright `Model` into a state graph.
 //! - [`liveness`]: fair non-progress cycles and solo loops on that graph.
 //! - [`check()`]: one scenario × variant → a [`check::Report`].
+//! - [`reduction`]: dead streams forgotten, interchangeable streams renamed.
 //! - [`trace`]: counterexamples in HAProxy's words.
 
 pub mod actor_model;
@@ -11,6 +12,7 @@ pub mod check;
 pub mod explorer;
 pub mod graph;
 pub mod liveness;
+pub mod reduction;
 pub mod replay;
 pub mod step_model;
 pub mod trace;

@@ -8,18 +8,53 @@ use lbqueue::{enabled_actors, step, Actor, CliKind, Journal, LbAlgo, QueueId, Sc
 use stateright::{Model, Property};
 
 use crate::liveness::Fairness;
+use crate::reduction::{self, Perm, Reduction};
 
 /// A scenario (with its variant) as a stateright model.
 #[derive(Clone, Debug)]
 pub struct StepModel {
     /// What is checked.
     pub scenario: Scenario,
+    /// How successors are stored ([`crate::reduction`]).
+    pub reduction: Reduction,
 }
 
 impl StepModel {
-    /// The model of a scenario.
+    /// The model of a scenario, every state as it is.
     pub fn new(scenario: Scenario) -> Self {
-        StepModel { scenario }
+        StepModel {
+            scenario,
+            reduction: Reduction::Off,
+        }
+    }
+
+    /// The model of a scenario with as much of `reduction` as the scenario allows
+    /// ([`Reduction::of`]).
+    pub fn reduced(scenario: Scenario, reduction: Reduction) -> Self {
+        let (reduction, _) = Reduction::of(&scenario, reduction);
+        StepModel {
+            scenario,
+            reduction,
+        }
+    }
+
+    /// The state this model stores for `sys`, and the renaming that takes `sys`
+    /// (dead streams forgotten) to it, if any.
+    pub fn reduce(&self, mut sys: System) -> (System, Option<Perm>) {
+        if self.reduction.forgets_dead() {
+            reduction::forget_dead(&mut sys);
+        }
+        if self.reduction.renames() {
+            if let Some(p) = reduction::canonical_perm(&sys) {
+                return (reduction::rename(&sys, &p), Some(p));
+            }
+        }
+        (sys, None)
+    }
+
+    /// The state this model stores for `sys`.
+    pub fn stored(&self, sys: System) -> System {
+        self.reduce(sys).0
     }
 
     /// Nothing can run but queue timeouts: every thread idle, the CLI script done,
@@ -110,7 +145,7 @@ impl Model for StepModel {
     type Action = Actor;
 
     fn init_states(&self) -> Vec<System> {
-        vec![System::new(&self.scenario)]
+        vec![self.stored(System::new(&self.scenario))]
     }
 
     fn actions(&self, state: &System, actions: &mut Vec<Actor>) {
@@ -120,7 +155,7 @@ impl Model for StepModel {
     fn next_state(&self, last: &System, action: Actor) -> Option<System> {
         let mut next = last.clone();
         step(&mut next, &self.scenario, action, &mut Journal::silent());
-        Some(next)
+        Some(self.stored(next))
     }
 
     fn format_action(&self, action: &Actor) -> String {
@@ -184,19 +219,19 @@ impl Fairness for StepModel {
     }
 
     /// Progress: a call of assign_server_and_queue returns (the thread was inside it
-    /// and is no longer, or is in another stream's call).
+    /// and is no longer). A thread step keeps its task's stream or ends the task, so no
+    /// step goes from one stream's call straight into another's; saying so without
+    /// naming the stream keeps progress blind to renaming ([`crate::symmetry`]).
     fn is_progress(&self, from: &System, action: &Actor, to: &System) -> bool {
         let Actor::Thread(t) = *action else {
             return false;
         };
-        let before = from.threads[t as usize].task;
-        let after = to.threads[t as usize].task;
-        match before {
-            Some(b) if b.pc.in_assign() => {
-                after.is_none_or(|a| a.stream != b.stream || !a.pc.in_assign())
-            }
-            _ => false,
-        }
+        let in_assign = |sys: &System| {
+            sys.threads[t as usize]
+                .task
+                .is_some_and(|task| task.pc.in_assign())
+        };
+        in_assign(from) && !in_assign(to)
     }
 }
 

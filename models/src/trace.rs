@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::Graph;
 use crate::liveness::Lasso;
+use crate::reduction;
 use crate::step_model::StepModel;
 
 /// One step of a trace.
@@ -171,21 +172,30 @@ impl Trace {
         (trace, states, stopped)
     }
 
-    /// Renders a lasso (or a plain path, with an empty cycle) of the step model.
+    /// Renders a lasso (or a plain path, with an empty cycle) of the step model, as the
+    /// run of the real system it stands for ([`reduction::concrete_run`]: on a reduced
+    /// graph a cycle may be gone round more than once before it really closes).
     pub fn render(model: &StepModel, g: &Graph<StepModel>, lasso: &Lasso<Actor>) -> Trace {
-        let steps: Vec<&(Actor, u32)> = lasso.prefix.iter().chain(lasso.cycle.iter()).collect();
-        let actions: Vec<Actor> = steps.iter().map(|(a, _)| *a).collect();
-        let cycle_start = (!lasso.cycle.is_empty()).then_some(lasso.prefix.len());
-        let (trace, states, stopped) = Trace::record(&model.scenario, &actions, cycle_start);
+        let run = reduction::concrete_run(model, |id| &g.states[id as usize], lasso);
+        let (trace, states, stopped) =
+            Trace::record(&model.scenario, &run.actions, run.cycle_start);
         assert!(stopped.is_none(), "a checker path is always enabled");
-        assert_eq!(states[0], g.states[lasso.init as usize], "initial state");
-        for (i, (_, id)) in steps.iter().enumerate() {
+        let stored = |sys: &System| model.stored(sys.clone());
+        assert_eq!(
+            stored(&states[0]),
+            g.states[lasso.init as usize],
+            "initial state"
+        );
+        for (i, id) in run.landed.iter().enumerate() {
             assert_eq!(
-                states[i + 1],
+                stored(&states[i + 1]),
                 g.states[*id as usize],
                 "trace replay diverged at step {}",
                 i + 1
             );
+        }
+        if let (Some(c), Some(last)) = (run.cycle_start, states.last()) {
+            assert_eq!(&states[c], last, "the cycle closes on the real system");
         }
         trace
     }

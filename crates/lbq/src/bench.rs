@@ -42,14 +42,15 @@ use std::process::Command;
 use std::time::Instant;
 
 use lbqueue::{presets, Actor, Scenario, Variant};
-use lbqueue_models::check::default_bounds;
+use lbqueue_models::check::{check_with_progress, default_bounds};
 use lbqueue_models::graph::{Bounds, Graph};
 use lbqueue_models::liveness::{fair_cycle, solo_cycle, stuck_cycle, Lasso};
+use lbqueue_models::reduction::Reduction;
 use lbqueue_models::step_model::{
     StepModel, ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES,
 };
 use lbqueue_models::trace::Trace;
-use lbqueue_models::{check, Status};
+use lbqueue_models::Status;
 use serde_json::{json, Value};
 use stateright::{Checker, Expectation, Model};
 
@@ -89,6 +90,10 @@ pub struct BenchArgs {
     /// Print one JSON document on stdout instead of the table.
     #[arg(long)]
     json: bool,
+    /// The state-space reduction of every row, as `lbq check --reduction`: streams
+    /// (default), dead or off. Run the bench once with each to measure what it buys.
+    #[arg(long, default_value = "streams", value_parser = ["streams", "dead", "off"])]
+    reduction: String,
     /// Resource managers of the two-phase-commit yardstick.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RMS)]
     yardstick_rms: u8,
@@ -109,6 +114,10 @@ pub fn run(args: BenchArgs) -> Result<u8, String> {
         ));
     }
     let variants = parse_variants(&args.variant)?;
+    let reduction: Reduction = args
+        .reduction
+        .parse()
+        .map_err(|e| format!("--reduction: {e}"))?;
     match args.child {
         Some(Child::Row) => {
             let [scenario] = args.scenario.as_slice() else {
@@ -118,14 +127,14 @@ pub fn run(args: BenchArgs) -> Result<u8, String> {
                 return Err("--child row: expected exactly one --variant".into());
             };
             let scenario = load_scenario(scenario)?.with_variant(*variant);
-            println!("{}", measure_row(&scenario));
+            println!("{}", measure_row(&scenario, reduction));
             Ok(0)
         }
         Some(Child::Yardstick) => {
             println!("{}", measure_yardstick(args.yardstick_rms));
             Ok(0)
         }
-        None => parent(&args, &variants),
+        None => parent(&args, &variants, reduction),
     }
 }
 
@@ -140,7 +149,7 @@ fn parse_variants(names: &[String]) -> Result<Vec<Variant>, String> {
 }
 
 /// The whole bench: children for every row and for the yardstick, then the report.
-fn parent(args: &BenchArgs, variants: &[Variant]) -> Result<u8, String> {
+fn parent(args: &BenchArgs, variants: &[Variant], reduction: Reduction) -> Result<u8, String> {
     let scenarios: Vec<String> = if args.scenario.is_empty() {
         presets::names().map(str::to_string).collect()
     } else {
@@ -196,6 +205,8 @@ fn parent(args: &BenchArgs, variants: &[Variant]) -> Result<u8, String> {
                     s,
                     "--variant",
                     v.name(),
+                    "--reduction",
+                    reduction.name(),
                 ])?);
             }
             rows.push(median_of(&runs, ROW_TIMES));
@@ -220,6 +231,7 @@ fn parent(args: &BenchArgs, variants: &[Variant]) -> Result<u8, String> {
     let targets = targets(&rows);
     let report = json!({
         "repeat": args.repeat,
+        "reduction": reduction.name(),
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "yardstick": yardstick,
         "rows": rows,
@@ -414,9 +426,11 @@ fn print_table(report: &Value) {
     println!(
         "ratio = row states/s ÷ the yardstick's under Graph::explore (moves with the model's \
          cost only); r(SR) = ÷ the yardstick's under stateright's checker (also moves when \
-         Graph::explore gets faster). Times are medians of {} run(s), each in its own \
-         process, on {} CPU(s)",
-        report["repeat"], report["cpus"]
+         Graph::explore gets faster). Reduction: {}. Times are medians of {} run(s), each \
+         in its own process, on {} CPU(s)",
+        report["reduction"].as_str().unwrap_or_default(),
+        report["repeat"],
+        report["cpus"]
     );
     let t = &report["targets"];
     let met = |v: &Value| if v["met"] == true { "met" } else { "MISSED" };
@@ -503,9 +517,9 @@ fn max_reachable<M: Model>(g: &Graph<M>, from: u32) -> u32 {
 }
 
 /// One row, measured in this process (the `--child row` side).
-fn measure_row(scenario: &Scenario) -> Value {
+fn measure_row(scenario: &Scenario, reduction: Reduction) -> Value {
     let base = peak_mib();
-    let report = check(scenario, default_bounds());
+    let report = check_with_progress(scenario, default_bounds(), reduction, &mut |_| {});
     let peak = peak_mib();
     let violated: Vec<&str> = report
         .properties
@@ -514,7 +528,7 @@ fn measure_row(scenario: &Scenario) -> Value {
         .map(|p| p.name)
         .collect();
 
-    let model = StepModel::new(scenario.clone());
+    let model = StepModel::reduced(scenario.clone(), reduction);
     let init = model.init_states().len();
     let started = Instant::now();
     let g = Graph::explore(&model, Bounds::unbounded());
@@ -632,6 +646,7 @@ fn measure_row(scenario: &Scenario) -> Value {
     json!({
         "scenario": scenario.name,
         "variant": scenario.variant.name(),
+        "reduction": report.reduction.name(),
         "complete": report.complete,
         "unique_states": report.unique_states,
         "transitions": report.states,

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use lbqueue::{presets, Scenario, Variant};
 use lbqueue_models::graph::Progress;
+use lbqueue_models::reduction::Reduction;
 use lbqueue_models::replay::TraceFile;
 use lbqueue_models::step_model::{ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES};
 use lbqueue_models::trace::Trace;
@@ -38,8 +39,16 @@ pub fn header(report: &Report) -> String {
     } else {
         "INCOMPLETE: a bound stopped the search; nothing below is verified".to_string()
     };
+    let unique = match (report.reduction, report.reduction_note) {
+        (Reduction::Streams, _) => "unique up to finished streams and renaming",
+        (Reduction::Dead, None) => "unique up to finished streams",
+        (Reduction::Dead, Some(_)) => {
+            "unique up to finished streams (not renamed: queue timers name streams)"
+        }
+        (Reduction::Off, _) => "unique",
+    };
     format!(
-        "variant {}, scenario {} ({}): {} states, {} unique, depth {}, {:.2} s, {completeness}",
+        "variant {}, scenario {} ({}): {} states, {} {unique}, depth {}, {:.2} s, {completeness}",
         report.variant,
         report.scenario,
         report.engine,

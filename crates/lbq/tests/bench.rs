@@ -29,8 +29,10 @@ fn bench_measures_a_row_and_the_yardstick() {
     let rows = v["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
-    // Exact figures (CHECKS.md); timings only need to be there.
-    assert_eq!(r["unique_states"], 3850);
+    // Exact figures (CHECKS.md); timings only need to be there. The default reduction
+    // stores 1,749 of the 3,850 states.
+    assert_eq!(r["reduction"], "streams");
+    assert_eq!(r["unique_states"], 1749);
     assert_eq!(r["complete"], true);
     assert_eq!(r["first_violation"]["property"], "backend_queue_drains");
     assert_eq!(r["first_violation"]["steps"], 12);
@@ -45,6 +47,20 @@ fn bench_measures_a_row_and_the_yardstick() {
     assert!(r["ratio_to_yardstick"].as_f64().unwrap() > 0.0);
     assert!(r["peak_mib"].as_f64().unwrap() > 0.0);
     assert_eq!(v["yardstick"]["unique_states"], 50_816);
+
+    let off = lbq(&[
+        "bench",
+        "--scenario",
+        "one-thread",
+        "--variant",
+        "livelock",
+        "--reduction",
+        "off",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&off.stdout).expect("JSON");
+    assert_eq!(v["rows"][0]["unique_states"], 3850);
+    assert_eq!(v["rows"][0]["first_violation"]["steps"], 12);
 }
 
 #[test]
@@ -62,6 +78,7 @@ fn bench_rejects_bad_input() {
         &["bench", "--repeat", "0"][..],
         &["bench", "--variant", "nope"],
         &["bench", "--scenario", "no-such-preset-or-file"],
+        &["bench", "--reduction", "some"],
     ] {
         let out = lbq(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

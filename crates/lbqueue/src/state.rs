@@ -175,7 +175,7 @@ pub enum Outcome {
 
 /// A queue entry (`struct pendconn`). A pendconn is linked iff its stream is in
 /// [`Proxy::pendconns`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Pendconn {
     /// The queue it was added to.
     pub queue: QueueId,
@@ -186,7 +186,7 @@ pub struct Pendconn {
 }
 
 /// `struct stream`, reduced to what the queue logic reads and writes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Stream {
     /// The thread whose scheduler runs this stream's task.
     pub thread: ThreadId,
@@ -281,7 +281,7 @@ impl Pc {
 /// sections to the next. Outside a call (and in every variant that does not use them)
 /// they are at their default, so they never tell apart two states that HAProxy would
 /// not, and they are bounded, so the state space stays finite.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Call {
     /// `bounded-retry`: how many times this call went back to `balance_again`
     /// (at most [`crate::variant::Behaviour::try_again_rounds`]).
@@ -296,7 +296,7 @@ pub struct Call {
 }
 
 /// The stream task a thread is in the middle of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Task {
     /// The stream whose task runs.
     pub stream: StreamId,
