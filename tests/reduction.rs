@@ -23,7 +23,7 @@ use stateright::Model;
 fn reachable(sc: &Scenario) -> Vec<System> {
     let g = Graph::explore(&StepModel::new(sc.clone()), default_bounds());
     assert!(g.complete);
-    g.states
+    g.states().map(|s| s.into_owned()).collect()
 }
 
 fn successor(sc: &Scenario, sys: &System, a: Actor) -> System {

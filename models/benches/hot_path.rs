@@ -33,15 +33,15 @@ fn representative_states(model: &StepModel) -> Vec<(&'static str, System)> {
     let g = Graph::explore(model, Bounds::unbounded());
     let max = g.max_depth();
     let at_depth = |d: u32| {
-        (0..g.states.len() as u32)
+        (0..g.len() as u32)
             .filter(|&i| g.depth[i as usize] == d)
             .max_by_key(|&i| (g.out(i).len(), std::cmp::Reverse(i)))
             .expect("a state at every depth up to the maximum")
     };
     vec![
-        ("initial", g.states[0].clone()),
-        ("mid-depth", g.states[at_depth(max / 2) as usize].clone()),
-        ("deepest", g.states[at_depth(max) as usize].clone()),
+        ("initial", g.state(0).into_owned()),
+        ("mid-depth", g.state(at_depth(max / 2)).into_owned()),
+        ("deepest", g.state(at_depth(max)).into_owned()),
     ]
 }
 
@@ -132,7 +132,7 @@ fn whole(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(transitions as u64));
     g.bench_function("explore", |b| {
-        b.iter(|| Graph::explore(&model, Bounds::unbounded()).states.len())
+        b.iter(|| Graph::explore(&model, Bounds::unbounded()).len())
     });
     g.bench_function("check", |b| {
         b.iter(|| check(black_box(&scenario), default_bounds()).unique_states)

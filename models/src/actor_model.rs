@@ -641,6 +641,9 @@ impl Model for ActorSystemModel {
     }
 }
 
+// The actor model's states are kept as they are.
+crate::plain_storage!(ActorSystemModel);
+
 impl Fairness for ActorSystemModel {
     type Actor = StepActor;
 
@@ -685,7 +688,7 @@ fn render(model: &ActorSystemModel, g: &Graph<ActorSystemModel>, lasso: &Lasso<A
         }
         if let Some(who) = model.section_of(action) {
             sections.push(who);
-            systems.push(backend(&g.states[*to as usize]).clone());
+            systems.push(backend(&g.state(*to)).clone());
         }
     }
     let cycle_start = cycle_start.filter(|_| !lasso.cycle.is_empty());
@@ -700,11 +703,7 @@ fn render(model: &ActorSystemModel, g: &Graph<ActorSystemModel>, lasso: &Lasso<A
         stopped.is_none(),
         "an actor path only runs enabled sections"
     );
-    assert_eq!(
-        &states[0],
-        backend(&g.states[lasso.init as usize]),
-        "initial state"
-    );
+    assert_eq!(&states[0], backend(&g.state(lasso.init)), "initial state");
     for (i, sys) in systems.iter().enumerate() {
         assert_eq!(
             &states[i + 1],

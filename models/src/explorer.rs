@@ -111,7 +111,7 @@ impl ExploreModel {
             stuck: Arc::new(cycle_states(&g, stuck.as_ref())),
             fair: Arc::new(cycle_states(&g, fair.as_ref())),
             loops: Arc::new(loops),
-            unique_states: g.states.len(),
+            unique_states: g.len(),
             complete: g.complete,
             step,
         }
@@ -158,7 +158,7 @@ fn cycle_states(g: &Graph<StepModel>, lasso: Option<&Lasso<Actor>>) -> HashSet<S
         .map(|l| {
             l.cycle
                 .iter()
-                .map(|&(_, to)| g.states[to as usize].clone())
+                .map(|&(_, to)| g.state(to).into_owned())
                 .collect()
         })
         .unwrap_or_default()
@@ -172,14 +172,14 @@ fn explorer_loop(
     property: &'static str,
     lasso: &Lasso<Actor>,
 ) -> ExplorerLoop {
-    let init = &g.states[lasso.init as usize];
+    let init = g.state(lasso.init).into_owned();
     let init_index = step
         .init_states()
         .iter()
-        .position(|s| s == init)
+        .position(|s| *s == init)
         .expect("the lasso starts at an initial state");
     let mut indices = VecDeque::from([init_index]);
-    let mut state = init.clone();
+    let mut state = init;
     let mut actions = Vec::new();
     for (action, to) in lasso.prefix.iter().chain(&lasso.cycle) {
         actions.clear();
@@ -192,7 +192,7 @@ fn explorer_loop(
         state = step
             .next_state(&state, *action)
             .expect("the step model takes every enabled action");
-        debug_assert!(state == g.states[*to as usize]);
+        debug_assert!(state == *g.state(*to));
     }
     ExplorerLoop {
         property,

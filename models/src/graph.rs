@@ -6,13 +6,22 @@
 //! parent for every state, from which shortest paths are rebuilt. `always` and
 //! `sometimes` properties are evaluated on the way; the cycle searches run on the
 //! finished graph. A search stopped by a bound says so ([`Graph::complete`] is false).
+//!
+//! How the states are kept is the model's choice ([`Storage`]): as they are
+//! ([`Plain`]), or packed into bytes (the step model: `crate::packed`), which is what
+//! lets millions of states fit and be hashed and compared quickly. Each edge carries
+//! whether it is progress ([`Fairness::is_progress`], judged once, on the states as
+//! they are when the edge is found), so the liveness searches never need the states.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use stateright::{Expectation, Model};
+
+use crate::liveness::Fairness;
 
 /// Bounds on a search. A search stopped by one is incomplete.
 #[derive(Clone, Copy, Debug, Default)]
@@ -86,12 +95,160 @@ pub struct Edge<A> {
     pub action: A,
     /// The state it leads to.
     pub to: u32,
+    /// Whether the transition is progress ([`Fairness::is_progress`]).
+    pub progress: bool,
+}
+
+/// Where the explorer keeps the states it found: it hands each candidate state over
+/// ([`StateStore::stage`]), asks whether a stored state equals it, and keeps it if none
+/// does.
+pub trait StateStore<S: Clone> {
+    /// How many states are stored.
+    fn len(&self) -> usize;
+    /// Whether none is.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The stored state `id`.
+    fn get(&self, id: u32) -> Cow<'_, S>;
+    /// Takes a candidate state and returns its hash.
+    fn stage(&mut self, state: S) -> u64;
+    /// Whether stored state `id` equals the staged candidate.
+    fn staged_is(&self, id: u32) -> bool;
+    /// Stores the staged candidate as state `len()`.
+    fn commit(&mut self);
+}
+
+/// How a model's states are stored while exploring.
+pub trait Storage: Model<State: Clone> {
+    /// The store.
+    type Store: StateStore<Self::State> + Send + Sync;
+    /// An empty store for this model's states.
+    fn store(&self) -> Self::Store;
+}
+
+/// Implements [`Storage`] with [`Plain`] (states kept as they are) for models whose
+/// states need no packing.
+#[macro_export]
+macro_rules! plain_storage {
+    ($($model:ty),* $(,)?) => {
+        $(impl $crate::graph::Storage for $model {
+            type Store = $crate::graph::Plain<Self::State>;
+            fn store(&self) -> Self::Store {
+                $crate::graph::Plain::default()
+            }
+        })*
+    };
+}
+
+/// States hashed with aHash (fixed seeds, so runs are reproducible; the exploration
+/// order never depends on the hash anyway).
+pub fn state_hasher() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(0x6c62, 0x7175, 0x6575, 0x6565)
+}
+
+/// States kept as they are.
+pub struct Plain<S> {
+    states: Vec<S>,
+    staged: Option<S>,
+    hasher: ahash::RandomState,
+}
+
+impl<S> Default for Plain<S> {
+    fn default() -> Self {
+        Plain {
+            states: Vec::new(),
+            staged: None,
+            hasher: state_hasher(),
+        }
+    }
+}
+
+impl<S: Hash + Eq + Clone> StateStore<S> for Plain<S> {
+    fn len(&self) -> usize {
+        self.states.len()
+    }
+    fn get(&self, id: u32) -> Cow<'_, S> {
+        Cow::Borrowed(&self.states[id as usize])
+    }
+    fn stage(&mut self, state: S) -> u64 {
+        let h = self.hasher.hash_one(&state);
+        self.staged = Some(state);
+        h
+    }
+    fn staged_is(&self, id: u32) -> bool {
+        self.staged.as_ref() == Some(&self.states[id as usize])
+    }
+    fn commit(&mut self) {
+        self.states
+            .push(self.staged.take().expect("a staged state"));
+    }
+}
+
+/// A state with a compact, canonical byte encoding: equal states pack to equal bytes.
+pub trait Packable: Sized {
+    /// Appends the packed bytes to `out`.
+    fn pack_into(&self, out: &mut Vec<u8>);
+    /// The state packed in `bytes`.
+    fn unpack(bytes: &[u8]) -> Self;
+}
+
+/// States kept packed, end to end in one buffer: hashed and compared as bytes,
+/// unpacked when a state is expanded or read.
+pub struct Packed<S> {
+    bytes: Vec<u8>,
+    /// Where each state's bytes end.
+    ends: Vec<usize>,
+    staged: Vec<u8>,
+    hasher: ahash::RandomState,
+    _state: std::marker::PhantomData<S>,
+}
+
+impl<S> Default for Packed<S> {
+    fn default() -> Self {
+        Packed {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            staged: Vec::new(),
+            hasher: state_hasher(),
+            _state: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<S> Packed<S> {
+    fn bytes_of(&self, id: u32) -> &[u8] {
+        let i = id as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
+impl<S: Packable + Clone> StateStore<S> for Packed<S> {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn get(&self, id: u32) -> Cow<'_, S> {
+        Cow::Owned(S::unpack(self.bytes_of(id)))
+    }
+    fn stage(&mut self, state: S) -> u64 {
+        self.staged.clear();
+        state.pack_into(&mut self.staged);
+        self.hasher.hash_one(self.staged.as_slice())
+    }
+    fn staged_is(&self, id: u32) -> bool {
+        self.bytes_of(id) == self.staged.as_slice()
+    }
+    fn commit(&mut self) {
+        self.bytes.extend_from_slice(&self.staged);
+        self.ends.push(self.bytes.len());
+    }
 }
 
 /// The reachable state graph of a model (or the part explored before a bound hit).
-pub struct Graph<M: Model> {
+pub struct Graph<M: Storage> {
     /// Every state, by id; id 0.. are the initial states, in BFS order.
-    pub states: Vec<M::State>,
+    states: M::Store,
     /// Outgoing edges of state `i`: `edges[edge_start[i]..edge_start[i + 1]]`.
     pub edges: Vec<Edge<M::Action>>,
     edge_start: Vec<u32>,
@@ -134,39 +291,32 @@ impl std::hash::Hasher for PassThrough {
     }
 }
 
-/// Index from state hash to the state ids with that hash (collisions chained). States
-/// are hashed with aHash (fixed seeds, so runs are reproducible; the exploration order
-/// never depends on the hash anyway).
-struct Index<S> {
-    hasher: ahash::RandomState,
+/// Index from state hash to the state ids with that hash (collisions chained).
+struct Index {
     first: HashMap<u64, u32, std::hash::BuildHasherDefault<PassThrough>>,
     next: Vec<u32>,
-    _marker: std::marker::PhantomData<S>,
 }
 
 const NONE: u32 = u32::MAX;
 
-impl<S: Hash + Eq> Index<S> {
+impl Index {
     fn new() -> Self {
         Index {
-            hasher: ahash::RandomState::with_seeds(0x6c62, 0x7175, 0x6575, 0x6565),
             first: HashMap::default(),
             next: Vec::new(),
-            _marker: std::marker::PhantomData,
         }
     }
 
-    /// The id of `state` if stored, else `Err(hash)` to insert with.
-    fn find(&self, states: &[S], state: &S) -> Result<u32, u64> {
-        let h = self.hasher.hash_one(state);
+    /// The id of the state staged in `store` under hash `h`, if stored.
+    fn find<S: Clone>(&self, store: &impl StateStore<S>, h: u64) -> Option<u32> {
         let mut id = self.first.get(&h).copied().unwrap_or(NONE);
         while id != NONE {
-            if &states[id as usize] == state {
-                return Ok(id);
+            if store.staged_is(id) {
+                return Some(id);
             }
             id = self.next[id as usize];
         }
-        Err(h)
+        None
     }
 
     fn insert(&mut self, h: u64, id: u32) {
@@ -177,8 +327,7 @@ impl<S: Hash + Eq> Index<S> {
 
 impl<M> Graph<M>
 where
-    M: Model,
-    M::State: Hash + Eq + Clone,
+    M: Storage + Fairness,
     M::Action: Clone,
 {
     /// Explores every state reachable from the model's initial states, breadth first.
@@ -195,8 +344,8 @@ where
         let start = Instant::now();
         let mut last_report = start;
         let properties = model.properties();
-        let mut g = Graph {
-            states: Vec::new(),
+        let mut g: Graph<M> = Graph {
+            states: model.store(),
             edges: Vec::new(),
             edge_start: vec![0],
             expanded: 0,
@@ -210,9 +359,10 @@ where
         };
         let mut index = Index::new();
         for s in model.init_states() {
-            if let Err(h) = index.find(&g.states, &s) {
+            let h = g.states.stage(s);
+            if index.find(&g.states, h).is_none() {
                 index.insert(h, g.states.len() as u32);
-                g.states.push(s);
+                g.states.commit();
                 g.parent.push(None);
                 g.depth.push(0);
             }
@@ -235,26 +385,33 @@ where
                 });
             }
             let id = next as u32;
-            g.evaluate(model, &properties, id);
+            let state = g.states.get(id).into_owned();
+            g.evaluate(model, &properties, id, &state);
             actions.clear();
-            model.actions(&g.states[next], &mut actions);
+            model.actions(&state, &mut actions);
             for action in actions.drain(..) {
-                let Some(succ) = model.next_state(&g.states[next], action.clone()) else {
+                let Some(succ) = model.next_state(&state, action.clone()) else {
                     continue;
                 };
                 g.transitions += 1;
-                let to = match index.find(&g.states, &succ) {
-                    Ok(to) => to,
-                    Err(h) => {
+                let progress = model.is_progress(&state, &action, &succ);
+                let h = g.states.stage(succ);
+                let to = match index.find(&g.states, h) {
+                    Some(to) => to,
+                    None => {
                         let to = g.states.len() as u32;
                         index.insert(h, to);
-                        g.states.push(succ);
+                        g.states.commit();
                         g.parent.push(Some((id, g.edges.len() as u32)));
                         g.depth.push(g.depth[next] + 1);
                         to
                     }
                 };
-                g.edges.push(Edge { action, to });
+                g.edges.push(Edge {
+                    action,
+                    to,
+                    progress,
+                });
             }
             g.edge_start.push(g.edges.len() as u32);
             next += 1;
@@ -268,12 +425,18 @@ where
         g
     }
 
-    fn evaluate(&mut self, model: &M, properties: &[stateright::Property<M>], id: u32) {
+    fn evaluate(
+        &mut self,
+        model: &M,
+        properties: &[stateright::Property<M>],
+        id: u32,
+        state: &M::State,
+    ) {
         for (i, p) in properties.iter().enumerate() {
             if self.discoveries[i].is_some() {
                 continue;
             }
-            let holds = (p.condition)(model, &self.states[id as usize]);
+            let holds = (p.condition)(model, state);
             let found = match p.expectation {
                 Expectation::Always => !holds,
                 Expectation::Sometimes => holds,
@@ -287,7 +450,27 @@ where
     }
 }
 
-impl<M: Model> Graph<M> {
+impl<M: Storage> Graph<M> {
+    /// How many states were found.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether none was (never, for a model with an initial state).
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// State `id` (unpacked, if the model stores its states packed).
+    pub fn state(&self, id: u32) -> Cow<'_, M::State> {
+        self.states.get(id)
+    }
+
+    /// Every state found, in id order.
+    pub fn states(&self) -> impl Iterator<Item = Cow<'_, M::State>> + '_ {
+        (0..self.states.len() as u32).map(|id| self.states.get(id))
+    }
+
     /// Outgoing edges of a state.
     pub fn out(&self, id: u32) -> &[Edge<M::Action>] {
         let i = id as usize;

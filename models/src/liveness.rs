@@ -20,12 +20,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use stateright::Model;
+use crate::graph::{Graph, Storage};
 
-use crate::graph::Graph;
-
-/// What the liveness searches need to know about a model beyond [`Model`].
-pub trait Fairness: Model {
+/// What the liveness searches need to know about a model beyond [`Model`] (and how
+/// its states are stored).
+pub trait Fairness: Storage {
     /// Who takes an action (a thread, the CLI …); fairness is between actors.
     type Actor: Copy + Eq + Hash + Ord + Debug;
 
@@ -33,6 +32,7 @@ pub trait Fairness: Model {
     fn actor(&self, action: &Self::Action) -> Self::Actor;
 
     /// Whether the transition counts as progress (a cycle with one is no livelock).
+    /// Judged once per edge while exploring ([`crate::graph::Edge::progress`]).
     fn is_progress(&self, from: &Self::State, action: &Self::Action, to: &Self::State) -> bool;
 }
 
@@ -58,13 +58,7 @@ where
     M::State: Hash + Eq + Clone,
     M::Action: Clone,
 {
-    let keep = |from: u32, e: &crate::graph::Edge<M::Action>| {
-        !model.is_progress(
-            &g.states[from as usize],
-            &e.action,
-            &g.states[e.to as usize],
-        )
-    };
+    let keep = |_: u32, e: &crate::graph::Edge<M::Action>| !e.progress;
     let fair = sccs(g, &keep)
         .into_iter()
         .filter(|comp| is_cycle(g, comp, &keep) && is_fair(model, g, comp, &keep));
@@ -88,14 +82,9 @@ where
         is_cycle(g, comp, &all)
             && comp.iter().all(|&s| {
                 (s as usize) < g.expanded()
-                    && g.out(s).iter().all(|e| {
-                        members.contains(&e.to)
-                            && !model.is_progress(
-                                &g.states[s as usize],
-                                &e.action,
-                                &g.states[e.to as usize],
-                            )
-                    })
+                    && g.out(s)
+                        .iter()
+                        .all(|e| members.contains(&e.to) && !e.progress)
             })
     });
     nearest_lasso(model, g, closed, &all)
@@ -151,7 +140,7 @@ where
     let mut found: Option<(u32, Steps<M::Action>)> = None;
     // States in BFS order, so the first loop found is reached by a shortest prefix.
     for start in 0..g.expanded() as u32 {
-        for actor in candidates(&g.states[start as usize]) {
+        for actor in candidates(&g.state(start)) {
             if verdict.contains_key(&(actor, start)) {
                 continue;
             }
@@ -169,7 +158,7 @@ where
                 let Some(e) = g.out(cur).iter().find(|e| model.actor(&e.action) == actor) else {
                     break false; // The actor is blocked or done: its run ended.
                 };
-                if model.is_progress(&g.states[cur as usize], &e.action, &g.states[e.to as usize]) {
+                if e.progress {
                     break false;
                 }
                 steps.push((e.action.clone(), e.to));
@@ -202,15 +191,15 @@ where
 }
 
 /// Strongly connected components of the subgraph of kept edges (iterative Tarjan).
-fn sccs<M: Model>(
+fn sccs<M: Storage>(
     g: &Graph<M>,
     keep: &impl Fn(u32, &crate::graph::Edge<M::Action>) -> bool,
 ) -> Vec<Vec<u32>> {
     let n = g.expanded();
     const UNSEEN: u32 = u32::MAX;
-    let mut index = vec![UNSEEN; g.states.len()];
-    let mut low = vec![0u32; g.states.len()];
-    let mut on_stack = vec![false; g.states.len()];
+    let mut index = vec![UNSEEN; g.len()];
+    let mut low = vec![0u32; g.len()];
+    let mut on_stack = vec![false; g.len()];
     let mut stack: Vec<u32> = Vec::new();
     let mut comps = Vec::new();
     let mut counter = 0u32;
@@ -269,7 +258,7 @@ fn sccs<M: Model>(
 }
 
 /// Whether a component holds a cycle: more than one state, or a kept self-loop.
-fn is_cycle<M: Model>(
+fn is_cycle<M: Storage>(
     g: &Graph<M>,
     comp: &[u32],
     keep: &impl Fn(u32, &crate::graph::Edge<M::Action>) -> bool,
@@ -359,7 +348,7 @@ where
 
 /// Shortest path inside the component from `from`, ending with the first edge that
 /// satisfies `goal`.
-fn bfs_inside<M: Model>(
+fn bfs_inside<M: Storage>(
     g: &Graph<M>,
     members: &HashSet<u32>,
     keep: &impl Fn(u32, &crate::graph::Edge<M::Action>) -> bool,

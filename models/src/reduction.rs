@@ -355,14 +355,14 @@ struct Walk<'a, F> {
     run: ConcreteRun,
 }
 
-impl<'a, F: Fn(u32) -> &'a System> Walk<'a, F> {
+impl<'a, F: Fn(u32) -> System> Walk<'a, F> {
     fn step(&mut self, &(a, to): &(Actor, u32)) {
         // The real step is the reduced one renamed by the renaming in force before it.
         self.run.actions.push(self.p.actor(a));
         self.run.landed.push(to);
         // The stored successor is `rename(next, sigma)`, so the concrete one (which is
         // `rename(next, p)`) is `rename(stored, p ∘ sigma⁻¹)`.
-        let mut next = (self.state)(self.from).clone();
+        let mut next = (self.state)(self.from);
         step(&mut next, &self.model.scenario, a, &mut Journal::silent());
         if let (_, Some(sigma)) = self.model.reduce(next) {
             self.p = self.p.after(&sigma.inverse());
@@ -376,9 +376,9 @@ impl<'a, F: Fn(u32) -> &'a System> Walk<'a, F> {
 /// it takes for the renaming to come back to where the cycle began, so the concrete
 /// cycle really closes. Without reduction every renaming is the identity and the run
 /// is the lasso itself.
-pub fn concrete_run<'a>(
-    model: &'a StepModel,
-    state: impl Fn(u32) -> &'a System,
+pub fn concrete_run(
+    model: &StepModel,
+    state: impl Fn(u32) -> System,
     lasso: &Lasso<Actor>,
 ) -> ConcreteRun {
     let streams = state(lasso.init).streams.len();

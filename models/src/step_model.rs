@@ -7,6 +7,7 @@ use lbqueue::invariants::{self, counters_consistent, no_usable_server};
 use lbqueue::{enabled_actors, step, Actor, CliKind, Journal, LbAlgo, QueueId, Scenario, System};
 use stateright::{Model, Property};
 
+use crate::graph::{Packable, Packed, Storage};
 use crate::liveness::Fairness;
 use crate::reduction::{self, Perm, Reduction};
 
@@ -208,6 +209,24 @@ impl Model for StepModel {
             ));
         }
         p
+    }
+}
+
+impl Packable for System {
+    fn pack_into(&self, out: &mut Vec<u8>) {
+        System::pack_into(self, out)
+    }
+    fn unpack(bytes: &[u8]) -> System {
+        System::unpack(bytes)
+    }
+}
+
+/// The step model's states are stored packed (`lbqueue::packed`): about 60 bytes for a
+/// `seed` state instead of 450.
+impl Storage for StepModel {
+    type Store = Packed<System>;
+    fn store(&self) -> Packed<System> {
+        Packed::default()
     }
 }
 

@@ -176,20 +176,20 @@ impl Trace {
     /// run of the real system it stands for ([`reduction::concrete_run`]: on a reduced
     /// graph a cycle may be gone round more than once before it really closes).
     pub fn render(model: &StepModel, g: &Graph<StepModel>, lasso: &Lasso<Actor>) -> Trace {
-        let run = reduction::concrete_run(model, |id| &g.states[id as usize], lasso);
+        let run = reduction::concrete_run(model, |id| g.state(id).into_owned(), lasso);
         let (trace, states, stopped) =
             Trace::record(&model.scenario, &run.actions, run.cycle_start);
         assert!(stopped.is_none(), "a checker path is always enabled");
         let stored = |sys: &System| model.stored(sys.clone());
         assert_eq!(
             stored(&states[0]),
-            g.states[lasso.init as usize],
+            g.state(lasso.init).into_owned(),
             "initial state"
         );
         for (i, id) in run.landed.iter().enumerate() {
             assert_eq!(
                 stored(&states[i + 1]),
-                g.states[*id as usize],
+                g.state(*id).into_owned(),
                 "trace replay diverged at step {}",
                 i + 1
             );

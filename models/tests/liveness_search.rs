@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use lbqueue_models::graph::Storage;
 use lbqueue_models::liveness::{fair_cycle, solo_cycle, stuck_cycle, Fairness, Lasso};
 use lbqueue_models::{Bounds, Graph};
 use stateright::Model;
@@ -91,6 +92,8 @@ impl Model for Table {
     }
 }
 
+lbqueue_models::plain_storage!(Table);
+
 impl Fairness for Table {
     type Actor = Actor;
 
@@ -109,7 +112,7 @@ impl Fairness for Table {
 
 fn explore<M>(model: &M) -> Graph<M>
 where
-    M: Model,
+    M: Fairness,
     M::State: std::hash::Hash + Eq + Clone,
     M::Action: Clone,
 {
@@ -124,13 +127,13 @@ fn cycle_actors<M: Fairness>(model: &M, lasso: &Lasso<M::Action>) -> Vec<M::Acto
 }
 
 /// The states of the lasso's steps (by value, not id), prefix then cycle.
-fn values<M: Model>(g: &Graph<M>, steps: &[(M::Action, u32)]) -> Vec<M::State>
+fn values<M: Storage>(g: &Graph<M>, steps: &[(M::Action, u32)]) -> Vec<M::State>
 where
     M::State: Clone,
 {
     steps
         .iter()
-        .map(|&(_, id)| g.states[id as usize].clone())
+        .map(|&(_, id)| g.state(id).into_owned())
         .collect()
 }
 
@@ -144,7 +147,7 @@ where
     M::State: Clone + Eq + std::fmt::Debug,
     M::Action: Clone + std::fmt::Debug,
 {
-    let init = g.states[lasso.init as usize].clone();
+    let init = g.state(lasso.init).into_owned();
     assert!(
         model.init_states().contains(&init),
         "the lasso starts at {init:?}, which is not an initial state"
@@ -154,7 +157,7 @@ where
         let next = model
             .next_state(&cur, action.clone())
             .unwrap_or_else(|| panic!("prefix action {action:?} is not enabled in {cur:?}"));
-        assert_eq!(next, g.states[*id as usize], "prefix step {action:?}");
+        assert_eq!(next, *g.state(*id), "prefix step {action:?}");
         cur = next;
     }
     assert!(!lasso.cycle.is_empty(), "a cycle has at least one step");
@@ -164,7 +167,7 @@ where
         let next = model
             .next_state(&cur, action.clone())
             .unwrap_or_else(|| panic!("cycle action {action:?} is not enabled in {cur:?}"));
-        assert_eq!(next, g.states[*id as usize], "cycle step {action:?}");
+        assert_eq!(next, *g.state(*id), "cycle step {action:?}");
         if no_progress {
             assert!(
                 !model.is_progress(&cur, action, &next),
@@ -256,6 +259,8 @@ impl Model for Ring {
     }
 }
 
+lbqueue_models::plain_storage!(Ring);
+
 impl Fairness for Ring {
     type Actor = Actor;
 
@@ -274,9 +279,9 @@ impl Fairness for Ring {
 #[test]
 fn finds_fair_cycle() {
     let g = explore(&Ring);
-    assert_eq!(g.states.len(), 4);
+    assert_eq!(g.len(), 4);
     let lasso = fair_cycle(&Ring, &g).expect("the ring is a fair non-progress cycle");
-    assert_eq!(g.states[lasso.init as usize], RingState::Start);
+    assert_eq!(*g.state(lasso.init), RingState::Start);
     assert_eq!(lasso.prefix.len(), 1, "prefix: {:?}", lasso.prefix);
     assert_eq!(lasso.prefix[0].0, RingAction::Boot);
     assert_eq!(lasso.cycle.len(), 2, "cycle: {:?}", lasso.cycle);
@@ -304,7 +309,7 @@ fn dag_join_is_not_a_cycle() {
     for rows in [diamond, fork] {
         let m = Table::new(0, &rows);
         let g = explore(&m);
-        assert_eq!(g.states.len(), 4, "the join state is stored once");
+        assert_eq!(g.len(), 4, "the join state is stored once");
         assert_eq!(g.edges.len(), 4);
         assert_eq!(fair_cycle(&m, &g), None, "{rows:?}");
         assert_eq!(stuck_cycle(&m, &g), None, "{rows:?}");
@@ -397,6 +402,8 @@ impl Model for Spin {
     }
 }
 
+lbqueue_models::plain_storage!(Spin);
+
 impl Fairness for Spin {
     type Actor = Actor;
 
@@ -416,7 +423,7 @@ impl Fairness for Spin {
 fn unfair_cycle_is_not_a_livelock() {
     let m = Spin { with_b: true };
     let g = explore(&m);
-    assert_eq!(g.states.len(), 4);
+    assert_eq!(g.len(), 4);
     assert_eq!(
         fair_cycle(&m, &g),
         None,
@@ -624,6 +631,8 @@ impl Model for Counter {
     }
 }
 
+lbqueue_models::plain_storage!(Counter);
+
 impl Fairness for Counter {
     type Actor = Actor;
 
@@ -640,7 +649,7 @@ impl Fairness for Counter {
 fn bounded_exploration_is_incomplete() {
     let full = Graph::explore(&Counter, Bounds::default());
     assert!(full.complete);
-    assert_eq!(full.states.len(), 100);
+    assert_eq!(full.len(), 100);
     let lasso = fair_cycle(&Counter, &full).expect("the counter wraps round");
     assert_eq!(lasso.cycle.len(), 100);
 
@@ -650,7 +659,7 @@ fn bounded_exploration_is_incomplete() {
     };
     let part = Graph::explore(&Counter, bounds);
     assert!(!part.complete, "stopped by max_states: must say incomplete");
-    assert_eq!(part.states.len(), 10);
+    assert_eq!(part.len(), 10);
     // The back edge 99 -> 0 was never seen: no search may invent a loop.
     assert_eq!(fair_cycle(&Counter, &part), None);
     assert_eq!(stuck_cycle(&Counter, &part), None);
@@ -687,7 +696,7 @@ fn bounded_graph_counts_expanded_states() {
         },
     );
     assert!(!part.complete);
-    assert_eq!(part.states.len(), 10);
+    assert_eq!(part.len(), 10);
     assert_eq!(
         part.expanded(),
         9,

@@ -43,7 +43,7 @@ use std::time::Instant;
 
 use lbqueue::{presets, Actor, Scenario, Variant};
 use lbqueue_models::check::{check_with_progress, default_bounds};
-use lbqueue_models::graph::{Bounds, Graph};
+use lbqueue_models::graph::{Bounds, Graph, Storage};
 use lbqueue_models::liveness::{fair_cycle, solo_cycle, stuck_cycle, Lasso};
 use lbqueue_models::reduction::Reduction;
 use lbqueue_models::step_model::{
@@ -486,7 +486,7 @@ fn peak_mib() -> Option<f64> {
 /// How many states the BFS of `g`'s model holds when it starts expanding state `id`
 /// (ids are assigned in discovery order, so it is one more than the largest successor
 /// id of the states expanded before).
-fn stored_when_expanding<M: Model>(g: &Graph<M>, init: usize, id: u32) -> usize {
+fn stored_when_expanding<M: Storage>(g: &Graph<M>, init: usize, id: u32) -> usize {
     let succ = (0..id)
         .flat_map(|s| g.out(s).iter().map(|e| e.to as usize + 1))
         .max()
@@ -496,12 +496,12 @@ fn stored_when_expanding<M: Model>(g: &Graph<M>, init: usize, id: u32) -> usize 
 
 /// The `max_states` bound under which [`Graph::explore`] stops right after expanding
 /// state `id`.
-fn bound_through<M: Model>(g: &Graph<M>, init: usize, id: u32) -> usize {
+fn bound_through<M: Storage>(g: &Graph<M>, init: usize, id: u32) -> usize {
     stored_when_expanding(g, init, id) + 1
 }
 
 /// The largest state id reachable from `from` in `g`.
-fn max_reachable<M: Model>(g: &Graph<M>, from: u32) -> u32 {
+fn max_reachable<M: Storage>(g: &Graph<M>, from: u32) -> u32 {
     let mut seen = std::collections::HashSet::from([from]);
     let mut todo = vec![from];
     let mut max = from;
@@ -533,7 +533,7 @@ fn measure_row(scenario: &Scenario, reduction: Reduction) -> Value {
     let started = Instant::now();
     let g = Graph::explore(&model, Bounds::unbounded());
     let explore_s = started.elapsed().as_secs_f64();
-    let transitions = g.transitions + g.states.len().min(1);
+    let transitions = g.transitions + g.len().min(1);
 
     // The first violated invariant, in BFS order.
     let properties = model.properties();
@@ -672,22 +672,18 @@ fn measure_yardstick(rms: u8) -> Value {
     let g = Graph::explore(&model, Bounds::unbounded());
     let explore_s = started.elapsed().as_secs_f64();
     let peak = peak_mib();
-    let transitions = g.transitions + g.states.len().min(1);
+    let transitions = g.transitions + g.len().min(1);
     // The same model under stateright's own BFS checker (one thread): a yardstick that
     // does not move when our explorer changes.
     let started = Instant::now();
     let theirs = model.checker().threads(1).spawn_bfs().join();
     let theirs_s = started.elapsed().as_secs_f64();
-    assert_eq!(
-        theirs.unique_state_count(),
-        g.states.len(),
-        "same state space"
-    );
+    assert_eq!(theirs.unique_state_count(), g.len(), "same state space");
     json!({
         "model": "two-phase commit",
         "rms": rms,
         "complete": g.complete,
-        "unique_states": g.states.len(),
+        "unique_states": g.len(),
         "transitions": transitions,
         "explore_s": explore_s,
         "states_per_s": transitions as f64 / explore_s,

@@ -10,6 +10,7 @@
 pub mod event;
 pub mod invariants;
 pub mod lb;
+pub mod packed;
 pub mod presets;
 pub mod queue;
 pub mod random;
