@@ -135,17 +135,27 @@ where
     M::State: Hash + Eq + Clone,
     M::Action: Clone,
 {
-    // Per actor, colour states: 1 = on the current walk, 2 = known to end or loop.
-    let mut verdict: HashMap<(M::Actor, u32), bool> = HashMap::new();
+    // Per (actor, state): whether that actor, run alone from there, loops.
+    let mut verdict: HashMap<(M::Actor, u32), bool, ahash::RandomState> = HashMap::default();
     let mut found: Option<(u32, Steps<M::Action>)> = None;
     // States in BFS order, so the first loop found is reached by a shortest prefix.
     for start in 0..g.expanded() as u32 {
+        // Only an actor with a step here can loop from here; when earlier walks judged
+        // every such actor already, the state need not be read (it may be packed).
+        let unjudged = g
+            .out(start)
+            .iter()
+            .any(|e| !verdict.contains_key(&(model.actor(&e.action), start)));
+        if !unjudged {
+            continue;
+        }
         for actor in candidates(&g.state(start)) {
             if verdict.contains_key(&(actor, start)) {
                 continue;
             }
             let mut walk: Vec<u32> = vec![start];
-            let mut on_walk: HashMap<u32, usize> = HashMap::from([(start, 0)]);
+            let mut on_walk: HashMap<u32, usize, ahash::RandomState> = HashMap::default();
+            on_walk.insert(start, 0);
             let mut steps: Steps<M::Action> = Vec::new();
             let loops = loop {
                 let cur = *walk.last().unwrap();

@@ -214,14 +214,23 @@ fn gcd(a: usize, b: usize) -> usize {
 /// Whether streams `a` and `b` are interchangeable in `sys`: both arrived, on the same
 /// thread, and with `balance hash` hashing alike for every count of usable servers.
 pub fn interchangeable(sys: &System, a: StreamId, b: StreamId) -> bool {
-    let period = if sys.px.algo == LbAlgo::Hash {
+    a.max(b) < sys.arrived
+        && class_key(sys, hash_period_of(sys))(a) == class_key(sys, hash_period_of(sys))(b)
+}
+
+/// The period of stream ids under `balance hash` ([`hash_period`]), 1 for the others.
+fn hash_period_of(sys: &System) -> usize {
+    if sys.px.algo == LbAlgo::Hash {
         hash_period(sys.px.servers.len())
     } else {
         1
-    };
-    a.max(b) < sys.arrived
-        && sys.streams[a as usize].thread == sys.streams[b as usize].thread
-        && a as usize % period == b as usize % period
+    }
+}
+
+/// What two arrived streams must share to be interchangeable: their thread and their
+/// id modulo the hash period.
+fn class_key(sys: &System, period: usize) -> impl Fn(StreamId) -> (u8, usize) + '_ {
+    move |s| (sys.streams[s as usize].thread, s as usize % period)
 }
 
 /// The renaming that takes `sys` to its canonical form, or `None` when `sys` already is
@@ -231,9 +240,18 @@ pub fn canonical_perm(sys: &System) -> Option<Perm> {
     if n < 2 {
         return None;
     }
-    let same = |a: usize, b: usize| interchangeable(sys, a as StreamId, b as StreamId);
-    // Nothing to do unless two streams are interchangeable.
-    if !(1..n).any(|s| (0..s).any(|r| same(r, s))) {
+    let key = class_key(sys, hash_period_of(sys));
+    // Each arrived stream's class, as the first stream of it; nothing to do unless two
+    // streams share one.
+    let mut class = [0u8; 64];
+    let mut shared = false;
+    for s in 0..n {
+        class[s] = (0..s)
+            .find(|&r| class[r] as usize == r && key(r as StreamId) == key(s as StreamId))
+            .unwrap_or(s) as u8;
+        shared |= class[s] as usize != s;
+    }
+    if !shared {
         return None;
     }
     let mut queue_pos = [NOWHERE; 64];
@@ -263,27 +281,37 @@ pub fn canonical_perm(sys: &System) -> Option<Perm> {
         runq_pos: runq_pos[s],
         conns_pos: conns_pos[s],
     };
-    let mut perm = Perm::identity(sys.streams.len());
-    let mut done = [false; 64];
+    let mut perm: Option<Perm> = None;
     for first in 0..n {
-        if done[first] {
+        if class[first] as usize != first {
             continue;
         }
         // The class's ids, in order: the canonical names its members take.
-        let ids: SmallVec<[usize; 8]> = (first..n).filter(|&s| same(first, s)).collect();
-        for &s in &ids {
-            done[s] = true;
+        let mut ids = [0u8; 64];
+        let mut len = 0;
+        for (s, &c) in class.iter().enumerate().take(n).skip(first) {
+            if c as usize == first {
+                ids[len] = s as u8;
+                len += 1;
+            }
         }
-        if ids.len() < 2 {
+        let ids = &ids[..len];
+        // Usually the class is in order already: nothing to rename.
+        if ids
+            .windows(2)
+            .all(|w| signature(w[0] as usize) <= signature(w[1] as usize))
+        {
             continue;
         }
-        let mut by_signature = ids.clone();
-        by_signature.sort_by(|&a, &b| signature(a).cmp(&signature(b)));
-        for (&name, &s) in ids.iter().zip(&by_signature) {
-            perm.0[s] = name as StreamId;
+        let mut by_signature = [0u8; 64];
+        by_signature[..len].copy_from_slice(ids);
+        by_signature[..len].sort_by(|&a, &b| signature(a as usize).cmp(&signature(b as usize)));
+        let perm = perm.get_or_insert_with(|| Perm::identity(sys.streams.len()));
+        for (&name, &s) in ids.iter().zip(&by_signature[..len]) {
+            perm.0[s as usize] = name;
         }
     }
-    (!perm.is_identity()).then_some(perm)
+    perm.filter(|p| !p.is_identity())
 }
 
 /// Whether stream `s` has ended and nothing refers to it any more: no slot, no pendconn,
@@ -305,12 +333,19 @@ fn is_dead(sys: &System, s: StreamId) -> bool {
 /// the same verdict on every property.
 pub fn forget_dead(sys: &mut System) {
     for s in 0..sys.arrived {
-        if is_dead(sys, s) {
-            let strm = &mut sys.streams[s as usize];
-            let thread = strm.thread;
-            *strm = Stream::new(thread);
-            strm.phase = Phase::Done(Outcome::Served);
+        let strm = &sys.streams[s as usize];
+        // Most dead streams were forgotten in the state this one came from.
+        if strm.is_done() && *strm != forgotten(strm.thread) && is_dead(sys, s) {
+            sys.streams[s as usize] = forgotten(strm.thread);
         }
+    }
+}
+
+/// What is left of a dead stream on `thread`.
+fn forgotten(thread: lbqueue::ThreadId) -> Stream {
+    Stream {
+        phase: Phase::Done(Outcome::Served),
+        ..Stream::new(thread)
     }
 }
 
@@ -364,7 +399,7 @@ impl<'a, F: Fn(u32) -> System> Walk<'a, F> {
         // `rename(next, p)`) is `rename(stored, p ∘ sigma⁻¹)`.
         let mut next = (self.state)(self.from);
         step(&mut next, &self.model.scenario, a, &mut Journal::silent());
-        if let (_, Some(sigma)) = self.model.reduce(next) {
+        if let Some(sigma) = self.model.reduce(&mut next) {
             self.p = self.p.after(&sigma.inverse());
         }
         self.from = to;

@@ -39,23 +39,24 @@ impl StepModel {
         }
     }
 
-    /// The state this model stores for `sys`, and the renaming that takes `sys`
-    /// (dead streams forgotten) to it, if any.
-    pub fn reduce(&self, mut sys: System) -> (System, Option<Perm>) {
+    /// Turns `sys` into the state this model stores for it; returns the renaming that
+    /// took `sys` (dead streams forgotten) there, if any.
+    pub fn reduce(&self, sys: &mut System) -> Option<Perm> {
         if self.reduction.forgets_dead() {
-            reduction::forget_dead(&mut sys);
+            reduction::forget_dead(sys);
         }
-        if self.reduction.renames() {
-            if let Some(p) = reduction::canonical_perm(&sys) {
-                return (reduction::rename(&sys, &p), Some(p));
-            }
+        if !self.reduction.renames() {
+            return None;
         }
-        (sys, None)
+        let p = reduction::canonical_perm(sys)?;
+        *sys = reduction::rename(sys, &p);
+        Some(p)
     }
 
     /// The state this model stores for `sys`.
-    pub fn stored(&self, sys: System) -> System {
-        self.reduce(sys).0
+    pub fn stored(&self, mut sys: System) -> System {
+        self.reduce(&mut sys);
+        sys
     }
 
     /// Nothing can run but queue timeouts: every thread idle, the CLI script done,
@@ -156,7 +157,8 @@ impl Model for StepModel {
     fn next_state(&self, last: &System, action: Actor) -> Option<System> {
         let mut next = last.clone();
         step(&mut next, &self.scenario, action, &mut Journal::silent());
-        Some(self.stored(next))
+        self.reduce(&mut next);
+        Some(next)
     }
 
     fn format_action(&self, action: &Actor) -> String {
