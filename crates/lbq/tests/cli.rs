@@ -305,6 +305,46 @@ fn bad_scenario_files_exit_2_naming_the_field() {
     assert!(stderr(&o).contains("UTF-8"));
 }
 
+/// `--reduction`: what each stores, said in the report, the verdict unchanged; with queue
+/// timers streams are not renamed, and the report says why.
+#[test]
+fn check_reports_its_reduction() {
+    let unique = |args: &[&str]| {
+        let o = lbq(args);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        (
+            v["reduction"].clone(),
+            v["unique_states"].clone(),
+            v["reduction_note"].clone(),
+        )
+    };
+    let base = ["check", "--variant", "fixed", "--json"];
+    let with =
+        |extra: &[&'static str]| -> Vec<&str> { base.iter().chain(extra).copied().collect() };
+    assert_eq!(unique(&with(&[])).1, 42_605);
+    assert_eq!(unique(&with(&["--reduction", "streams"])).0, "streams");
+    assert_eq!(unique(&with(&["--reduction", "dead"])).1, 56_024);
+    let off = unique(&with(&["--reduction", "off"]));
+    assert_eq!((off.0, off.1), ("off".into(), 82_680.into()));
+    let timers = unique(&with(&["--scenario", "timeouts"]));
+    assert_eq!(timers.0, "dead");
+    assert!(
+        timers
+            .2
+            .as_str()
+            .is_some_and(|n| n.contains("queue timers")),
+        "{:?}",
+        timers.2
+    );
+    let text = lbq(&["check", "--variant", "fixed"]);
+    assert!(
+        stdout(&text).contains("unique up to finished streams and renaming"),
+        "{}",
+        stdout(&text)
+    );
+}
+
 #[test]
 fn bad_arguments_exit_2() {
     for args in [
@@ -314,6 +354,7 @@ fn bad_arguments_exit_2() {
         &["check", "--timeout", "-1"],
         &["check", "--max-states", "many"],
         &["check", "--atomics", "some"],
+        &["check", "--reduction", "some"],
         &["shuttle", "--iterations", "0"],
         &["shuttle", "--round-bound", "0"],
         &["shuttle", "--scheduler", "pct", "--depth", "0"],
