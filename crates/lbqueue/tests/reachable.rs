@@ -55,8 +55,17 @@ const LOST: &str = "no_stream_lost";
 const DRAINS: &str = "backend_queue_drains";
 
 /// (preset, variant, split atomics, states, failing invariants, states in assign).
+type Row = (
+    &'static str,
+    Variant,
+    bool,
+    usize,
+    &'static [&'static str],
+    usize,
+);
+
 #[rustfmt::skip]
-const PINNED: &[(&str, Variant, bool, usize, &[&str], usize)] = &[
+const PINNED: &[Row] = &[
     ("seed",        Variant::Toctou, false, 33898, &[DRAINS, ORPHAN, LOST], 12746),
     ("seed",        Variant::Livelock, false, 54305, &[DRAINS, ORPHAN, LOST], 27409),
     ("seed",        Variant::Purge, false, 72371, &[DRAINS, ORPHAN, LOST], 38719),
