@@ -127,14 +127,6 @@ impl Proxy {
             .sum()
     }
 
-    /// The counters of one queue.
-    pub fn queue(&self, q: QueueId) -> &Queue {
-        match q {
-            QueueId::Backend => &self.queue,
-            QueueId::Server(s) => &self.servers[s as usize].queue,
-        }
-    }
-
     pub(crate) fn queue_mut(&mut self, q: QueueId) -> &mut Queue {
         match q {
             QueueId::Backend => &mut self.queue,

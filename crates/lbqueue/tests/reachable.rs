@@ -36,6 +36,11 @@ fn walk(sc: &Scenario) -> (usize, BTreeSet<&'static str>, usize) {
                 failing.insert(name);
             }
         }
+        // The round-robin rotation always points at a server (lb_pick wraps it).
+        assert!(
+            usize::from(sys.px.rr_next) < sys.px.servers.len(),
+            "{sys:?}"
+        );
         in_assign += usize::from(sys.threads_in_assign().next().is_some());
         actors.clear();
         enabled_actors(&sys, sc, &mut actors);

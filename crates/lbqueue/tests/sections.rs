@@ -9,13 +9,14 @@
 //! `pendconn_dequeue`, `may_dequeue_tasks`, the one-task-at-a-time thread scheduler,
 //! and `invariants::counters_consistent` (checked after every step of every schedule).
 
-use lbqueue::invariants::counters_consistent;
+use lbqueue::invariants::{counters_consistent, no_stream_lost};
 use lbqueue::lb::{assign_server, sess_change_server};
 use lbqueue::queue::{
     may_dequeue_tasks, pendconn_add, pendconn_dequeue, pendconn_grab_from_px,
     pendconn_must_try_again, pendconn_redistribute, process_srv_queue, Dequeued, TryAgain,
 };
 use lbqueue::server::{srv_clear_admin_maint, srv_set_admin_maint, srv_shutdown_streams};
+use lbqueue::state::{Call, Task};
 use lbqueue::{
     is_enabled, presets, step, Actor, AssignResult, Event, Journal, Outcome, Pc, Phase, QueueId,
     Scenario, SeededBug, ServerId, StreamId, System, ThreadId, Variant,
@@ -29,6 +30,7 @@ const SRV1: ServerId = 0;
 const SRV2: ServerId = 1;
 const T1: ThreadId = 0;
 const T2: ThreadId = 1;
+const SRV3: ServerId = 2;
 
 const ALGOS: [&str; 4] = ["roundrobin", "static-rr", "first", "hash"];
 
@@ -1433,6 +1435,13 @@ fn counters_consistent_names_the_counter_that_was_corrupted() {
         }
     }
 
+    // s1's stream list (srv_shutdown_streams walks it) names a stream that holds no
+    // slot on it, though the list has the right length.
+    let mut sys = base.clone();
+    sys.px.servers[0].conns[0] = S2;
+    let err = counters_consistent(&sys).expect_err("a stream list naming the wrong stream");
+    assert!(err.contains("stream list"), "{err}");
+
     // A dangling link: linked in the backend queue with a target.
     let mut sys = base.clone();
     sys.streams[S2 as usize].pend_pos.as_mut().unwrap().target = Some(SRV1);
@@ -1537,4 +1546,211 @@ fn split_atomics_owe_the_updates_haproxy_makes_after_the_unlock() {
     );
     assert_eq!(sys.px.queue.length, 2, "length drops only after the unlock");
     consistent(&sys);
+}
+
+// ----------------------------------------------------------------------------------------
+// Who may run: the clients, the queue timers
+
+#[test]
+fn the_clients_stop_once_every_stream_has_arrived() {
+    let sc = Sc::new(Variant::Fixed, "roundrobin")
+        .streams(&[1, 1])
+        .build();
+    let mut sys = System::new(&sc);
+    arrive(&mut sys, &sc, 2);
+    assert_eq!(sys.arrived, 2);
+    assert!(!is_enabled(&sys, &sc, Actor::Client), "no third stream");
+}
+
+#[test]
+fn a_queue_timer_runs_only_with_timeout_queue_for_a_linked_waiting_stream_and_only_once() {
+    let build = |timeout: bool| {
+        let sc = Sc::new(Variant::Fixed, "roundrobin").streams(&[1, 1]);
+        if timeout { sc.queue_timeout() } else { sc }.build()
+    };
+    for timeout in [false, true] {
+        let sc = build(timeout);
+        let mut sys = System::new(&sc);
+        serve(&mut sys, S1, SRV1);
+        assert!(
+            !is_enabled(&sys, &sc, Actor::Timeout(S2)),
+            "S2 is not queued"
+        );
+        enqueue_backend(&mut sys, S2);
+        assert_eq!(
+            is_enabled(&sys, &sc, Actor::Timeout(S2)),
+            timeout,
+            "S2 waits in the backend queue: its timer exists only with `timeout queue`"
+        );
+        assert!(
+            !is_enabled(&sys, &sc, Actor::Timeout(S1)),
+            "S1 holds a slot: no timer"
+        );
+        if timeout {
+            step_ok(&mut sys, &sc, Actor::Timeout(S2));
+            assert!(sys.streams[S2 as usize].timed_out);
+            assert!(
+                !is_enabled(&sys, &sc, Actor::Timeout(S2)),
+                "the timer fired: process_stream is woken once"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_stream_lost_spares_only_streams_whose_queue_timer_will_still_fire() {
+    // One stream, quiescent (arrived, every thread idle, no CLI): S1 waits in SC_ST_QUE.
+    let sc = Sc::new(Variant::Fixed, "roundrobin")
+        .streams(&[1])
+        .queue_timeout()
+        .build();
+    let mut sys = System::new(&sc);
+    enqueue_backend(&mut sys, S1);
+    assert!(
+        no_stream_lost(&sys, &sc),
+        "linked in the backend queue: its queue timeout will end it"
+    );
+    // Unlinked without being woken (the lost wake-up): no timer, nobody will run it.
+    let mut lost = sys.clone();
+    lost.px.pendconns.retain(|s| *s != S1);
+    lost.px.queue.length = 0;
+    lost.streams[S1 as usize].pend_pos = None;
+    assert!(!no_stream_lost(&lost, &sc), "S1 waits for nothing");
+    // Its timer fired but its task was never woken: lost too.
+    let mut fired = sys.clone();
+    fired.streams[S1 as usize].timed_out = true;
+    assert!(!no_stream_lost(&fired, &sc), "S1's timer already fired");
+}
+
+// ----------------------------------------------------------------------------------------
+// Server state: srv_is_usable, srv_dynamic_maxconn
+
+#[test]
+fn a_server_without_weight_is_not_usable_and_maxconn_0_means_unlimited() {
+    let sc = Sc::new(Variant::Fixed, "roundrobin")
+        .servers(&[0])
+        .streams(&[1, 1, 1])
+        .build();
+    let mut sys = System::new(&sc);
+    let srv = &sys.px.servers[SRV1 as usize];
+    assert!(srv.usable());
+    assert_eq!(srv.dyn_maxconn(), None, "maxconn 0: no limit");
+    // maxconn 0: three streams get a slot on s1, nobody queues.
+    arrive(&mut sys, &sc, 3);
+    for _ in 0..3 {
+        run_task(&mut sys, &sc, T1);
+    }
+    assert_eq!(sys.px.queue.length, 0);
+    assert_eq!(sys.px.servers[SRV1 as usize].cur_sess, 3);
+    let mut srv = sys.px.servers[SRV1 as usize].clone();
+    srv.weight = 0;
+    assert!(!srv.usable(), "srv_is_usable: no weight, no traffic");
+    srv.weight = 1;
+    srv.maxconn = 1;
+    assert_eq!(srv.dyn_maxconn(), Some(1));
+}
+
+// ----------------------------------------------------------------------------------------
+// change-counter: whose round sees a queue change
+
+/// S1 (T1) redoes assign_server holding s1's only slot, S2 and S3 wait in the backend
+/// queue, and T2 runs S3's call, about to run pendconn_must_try_again.
+fn change_counter_setup() -> (Scenario, System) {
+    let sc = Sc::new(Variant::ChangeCounter, "roundrobin")
+        .streams(&[1, 2, 2])
+        .build();
+    let mut sys = System::new(&sc);
+    take_slot(&mut sys, S1, SRV1);
+    enqueue_backend(&mut sys, S2);
+    enqueue_backend(&mut sys, S3);
+    let task = |stream, pc| {
+        Some(Task {
+            stream,
+            pc,
+            call: Call::default(),
+        })
+    };
+    sys.threads[T1 as usize].task = task(S1, Pc::AssignServer);
+    sys.threads[T2 as usize].task = task(S3, Pc::MustTryAgain);
+    consistent(&sys);
+    (sc, sys)
+}
+
+#[test]
+fn change_counter_a_dequeue_moves_the_count_for_other_calls_not_for_the_round_that_caused_it() {
+    let (sc, mut sys) = change_counter_setup();
+    // assign_server releases S1's slot; the shortcut answers FULL (the backend queue is
+    // not empty), and the freed slot goes to S2 (process_srv_queue(s1)): S2 left the
+    // backend queue in this very section.
+    step_ok(&mut sys, &sc, Actor::Thread(T1));
+    assert_eq!(sys.streams[S2 as usize].srv_conn, Some(SRV1));
+    assert_eq!(backend_queue(&sys), vec![S3]);
+    let call = |t: ThreadId| sys.threads[t as usize].task.expect("in a call").call;
+    assert_eq!(
+        sys.threads[T1 as usize].task.map(|k| k.pc),
+        Some(Pc::AddToBackendQueue)
+    );
+    assert!(
+        !call(T1).queue_changed,
+        "T1's own assign_server saw the queue after S2 left it"
+    );
+    assert!(
+        call(T2).queue_changed,
+        "T2's call looked before S2 left: the count moved for it"
+    );
+}
+
+// ----------------------------------------------------------------------------------------
+// fixed: a slot released on a server in maintenance is offered elsewhere
+
+/// S1 served on s1, which is in maintenance; S2 served on s2 (full); s3 free; S3 waits in
+/// the backend queue; T1 is about to close S1.
+fn stranded_backend_queue(variant: Variant) -> (Scenario, System) {
+    let sc = Sc::new(variant, "first")
+        .servers(&[1, 1, 1])
+        .streams(&[1, 1, 1])
+        .build();
+    let mut sys = System::new(&sc);
+    serve(&mut sys, S1, SRV1);
+    serve(&mut sys, S2, SRV2);
+    enqueue_backend(&mut sys, S3);
+    srv_set_admin_maint(&mut sys, SRV1, &mut silent());
+    sys.threads[T1 as usize].task = Some(Task {
+        stream: S1,
+        pc: Pc::Close,
+        call: Call::default(),
+    });
+    consistent(&sys);
+    (sc, sys)
+}
+
+#[test]
+fn fixed_offers_a_slot_released_on_a_server_in_maintenance_to_the_first_server_that_may_dequeue() {
+    let (sc, mut sys) = stranded_backend_queue(Variant::Fixed);
+    step_ok(&mut sys, &sc, Actor::Thread(T1));
+    assert_eq!(
+        sys.threads[T1 as usize].task.map(|k| k.pc),
+        Some(Pc::DequeueAfterRelease(SRV1))
+    );
+    assert!(
+        !may_dequeue_tasks(&sys, SRV1),
+        "s1 may not serve the backend"
+    );
+    step_ok(&mut sys, &sc, Actor::Thread(T1));
+    // s2 is usable but has no free connection: the offer must skip it for s3.
+    assert_eq!(sys.streams[S3 as usize].srv_conn, Some(SRV3));
+    assert!(backend_queue(&sys).is_empty());
+}
+
+#[test]
+fn without_the_fix_a_slot_released_on_a_server_in_maintenance_is_offered_to_nobody() {
+    let (sc, mut sys) = stranded_backend_queue(Variant::Purge);
+    step_ok(&mut sys, &sc, Actor::Thread(T1));
+    step_ok(&mut sys, &sc, Actor::Thread(T1));
+    assert_eq!(sys.streams[S3 as usize].srv_conn, None);
+    assert_eq!(
+        backend_queue(&sys),
+        vec![S3],
+        "stranded until someone else dequeues"
+    );
 }
