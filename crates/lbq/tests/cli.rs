@@ -1,6 +1,6 @@
 //! The `lbq` binary as users run it: exit codes, JSON reports, trace files, bad input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn lbq(args: &[&str]) -> Output {
@@ -31,8 +31,11 @@ fn property<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Va
         .unwrap_or_else(|| panic!("no property {name}"))
 }
 
+/// A path for a test's file, in cargo's scratch folder for integration tests (under
+/// target/, so runs leave nothing in the system's temporary folder); one folder per test
+/// process, as nextest runs each test in its own.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lbq-cli-test-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
