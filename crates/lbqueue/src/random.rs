@@ -501,4 +501,177 @@ mod tests {
         );
         assert_eq!((s.servers[0].maxconn, s.algo), (0, LbAlgo::RoundRobin));
     }
+
+    #[test]
+    fn clamped_limits_are_what_scenario_files_accept() {
+        let wild = Limits {
+            max_servers: 100,
+            max_maxconn: 255,
+            max_weight: 0,
+            max_threads: 0,
+            max_streams: 0,
+            max_cli: 1000,
+            queue_timeout: false,
+            variant: Variant::Purge,
+        };
+        assert_eq!(
+            wild.clamped(),
+            Limits {
+                max_servers: limits::SERVERS,
+                max_maxconn: limits::MAXCONN,
+                max_weight: 1,
+                max_threads: 1,
+                max_streams: 1,
+                max_cli: limits::CLI_COMMANDS,
+                // Not limits: kept as given.
+                queue_timeout: false,
+                variant: Variant::Purge,
+            }
+        );
+        let too_many_threads = Limits {
+            max_servers: 0,
+            max_weight: 200,
+            max_threads: 200,
+            max_streams: 1000,
+            ..Limits::small(Variant::Livelock)
+        };
+        assert_eq!(
+            too_many_threads.clamped(),
+            Limits {
+                max_servers: 1,
+                max_weight: limits::WEIGHT,
+                max_threads: limits::THREADS,
+                max_streams: limits::STREAMS,
+                ..Limits::small(Variant::Livelock)
+            }
+        );
+        // Limits already in range are kept, the largest ones included.
+        let widest = Limits {
+            max_servers: limits::SERVERS,
+            max_maxconn: limits::MAXCONN,
+            max_weight: limits::WEIGHT,
+            max_threads: limits::THREADS,
+            max_streams: limits::STREAMS,
+            max_cli: limits::CLI_COMMANDS,
+            queue_timeout: true,
+            variant: Variant::Toctou,
+        };
+        assert_eq!(widest.clamped(), widest);
+        assert_eq!(Limits::SMALL.clamped(), Limits::SMALL);
+    }
+
+    /// A scenario with `n_servers` servers `s1`.. running `cli`, to print and parse it.
+    fn running(cli: Vec<CliCommand>, n_servers: usize) -> Scenario {
+        let mut s = crate::presets::get("seed").expect("preset");
+        s.servers = (1..=n_servers)
+            .map(|i| ServerConfig {
+                name: format!("s{i}"),
+                maxconn: 1,
+                weight: 1,
+            })
+            .collect();
+        s.cli = cli;
+        s
+    }
+
+    #[test]
+    fn random_commands_are_n_commands_of_any_kind_on_configured_servers() {
+        let mut r = SplitMix64::new(0xC11);
+        for n_servers in 1..=limits::SERVERS {
+            let mut seen = HashSet::new();
+            for n in 0..=limits::CLI_COMMANDS {
+                let cli = random_commands(&mut r, n, n_servers);
+                assert_eq!(cli.len(), n);
+                assert!(cli.iter().all(|c| (c.server as usize) < n_servers));
+                seen.extend(cli.iter().map(|c| (c.kind, c.server)));
+                // A script `lbq` can write out and read back, command for command.
+                let s = running(cli, n_servers);
+                assert_eq!(reparsed(&s).cli, s.cli, "\n{}", s.to_toml());
+            }
+            // Every kind on every server, in any order.
+            assert_eq!(seen.len(), 3 * n_servers, "{n_servers} servers");
+        }
+        // Not cycles: some command follows another on the same server out of cycle
+        // order (an enable right after an enable).
+        let cli = random_commands(&mut SplitMix64::new(2), 200, 1);
+        assert!(cli
+            .windows(2)
+            .any(|w| w[0].kind == CliKind::Enable && w[1].kind == CliKind::Enable));
+    }
+
+    /// Splits a maintenance script into its cycles (each starts with a `disable`),
+    /// checking that each is `disable`, maybe `shutdown sessions`, maybe `enable`, in
+    /// that order, on one server.
+    fn cycles(cli: &[CliCommand]) -> Vec<&[CliCommand]> {
+        let starts: Vec<usize> = (0..cli.len())
+            .filter(|&i| cli[i].kind == CliKind::Disable)
+            .chain([cli.len()])
+            .collect();
+        assert_eq!(starts[0], 0, "a script starts with a disable: {cli:?}");
+        let cycles: Vec<&[CliCommand]> = starts.windows(2).map(|w| &cli[w[0]..w[1]]).collect();
+        for c in &cycles {
+            let kinds: Vec<CliKind> = c.iter().map(|c| c.kind).collect();
+            assert!(
+                [
+                    &[CliKind::Disable][..],
+                    &[CliKind::Disable, CliKind::Shutdown],
+                    &[CliKind::Disable, CliKind::Enable],
+                    &[CliKind::Disable, CliKind::Shutdown, CliKind::Enable],
+                ]
+                .contains(&kinds.as_slice()),
+                "not a maintenance cycle: {kinds:?}"
+            );
+            assert!(c.iter().all(|x| x.server == c[0].server), "{c:?}");
+        }
+        cycles
+    }
+
+    #[test]
+    fn maintenance_cycles_are_n_commands_in_cycles_on_one_server_each() {
+        let mut r = SplitMix64::new(0xD15);
+        for n_servers in 1..=limits::SERVERS {
+            let mut servers = HashSet::new();
+            for n in 0..=limits::CLI_COMMANDS {
+                let cli = maintenance_cycles(&mut r, n, n_servers);
+                assert_eq!(cli.len(), n, "{n} commands asked for");
+                assert!(cli.iter().all(|c| (c.server as usize) < n_servers));
+                servers.extend(cli.iter().map(|c| c.server));
+                if n > 0 {
+                    cycles(&cli);
+                }
+                let s = running(cli, n_servers);
+                assert_eq!(reparsed(&s).cli, s.cli, "\n{}", s.to_toml());
+            }
+            assert_eq!(servers.len(), n_servers, "every server is cycled");
+        }
+    }
+
+    #[test]
+    fn maintenance_cycles_sometimes_shut_sessions_down_and_usually_enable() {
+        let cli = maintenance_cycles(&mut SplitMix64::new(0xF00D), 30_000, 2);
+        let all = cycles(&cli);
+        // The last cycle may be cut short by the length asked for.
+        let whole = &all[..all.len() - 1];
+        let share = |kind| {
+            let n = whole
+                .iter()
+                .filter(|c| c.iter().any(|x| x.kind == kind))
+                .count();
+            n as f64 / whole.len() as f64
+        };
+        // `shutdown sessions` on a coin, `enable` two times out of three.
+        let shutdown = share(CliKind::Shutdown);
+        assert!(
+            (0.47..0.53).contains(&shutdown),
+            "shutdown in {shutdown} of the cycles"
+        );
+        let enable = share(CliKind::Enable);
+        assert!(
+            (0.63..0.70).contains(&enable),
+            "enable in {enable} of the cycles"
+        );
+        let on_s2 = whole.iter().filter(|c| c[0].server == 1).count() as f64;
+        let on_s2 = on_s2 / whole.len() as f64;
+        assert!((0.47..0.53).contains(&on_s2), "s2 in {on_s2} of the cycles");
+    }
 }
