@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # How the cost of an exhaustive check grows: streams, threads, servers, CLI cycles.
-# Usage: scripts/scale.sh [TIMEOUT_SECS] [VARIANT]  — prints one markdown row per
-# configuration (states, seconds, complete or not). Uses the release binary.
+# Usage: scripts/scale.sh [TIMEOUT_SECS] [VARIANT] [REDUCTION]  — prints one markdown
+# row per configuration (stored states, seconds, peak memory, complete or not). Uses the
+# release binary; REDUCTION is `lbq check --reduction` (default: streams, lbq's default).
 # SCALE_CONFIGS="name:streams:threads:servers:cycles …" replaces the default sweep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 timeout_s=${1:-60}
 variant=${2:-fixed}
+reduction=${3:-streams}
 cargo build --release -q -p lbq
 lbq=target/release/lbq
 dir=$(mktemp -d)
@@ -34,19 +36,24 @@ scenario() {
 row() {
   local f
   f=$(scenario "$@")
-  "$lbq" check --scenario "$f" --variant "$variant" --timeout "$timeout_s" --json 2>/dev/null |
-    python3 -c '
-import json, sys
-r = json.load(sys.stdin)
+  # The checker runs as a child of python, which reads its peak RSS once it has exited.
+  python3 - "$lbq" "$f" "$variant" "$timeout_s" "$reduction" "$@" <<'PY' || true
+import json, resource, subprocess, sys
+lbq, f, variant, timeout_s, reduction, name, streams, threads, servers, cycles = sys.argv[1:]
+out = subprocess.run([lbq, "check", "--scenario", f, "--variant", variant, "--timeout", timeout_s,
+                      "--reduction", reduction, "--json"], capture_output=True, text=True).stdout
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+r = json.loads(out)
 bad = [p["name"] for p in r["properties"] if p["status"] in ("violated", "unreached")]
 verdict = "all hold" if r["complete"] and not bad else ("violated: " + ", ".join(bad) if bad else "incomplete (" + str(r.get("stopped_by")) + ")")
-print("| %s | %d | %d | %d | %d | %s | %s | %.1f | %s |" % (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
-      format(r["unique_states"], ","), "yes" if r["complete"] else "no", r["seconds"], verdict))
-' "$@" || true
+print("| %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s |" % (name, streams, threads, servers, cycles,
+      format(r["unique_states"], ","), "yes" if r["complete"] else "no", r["seconds"],
+      "%.0f MiB" % peak if peak < 10240 else "%.1f GiB" % (peak / 1024), verdict))
+PY
 }
 
-echo "| scenario | streams | threads | servers | CLI cycles | unique states | complete | s | $variant |"
-echo "|---|---:|---:|---:|---:|---:|---|---:|---|"
+echo "| scenario | streams | threads | servers | CLI cycles | stored states ($reduction) | complete | s | peak | $variant |"
+echo "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"
 if [ -n "${SCALE_CONFIGS:-}" ]; then
   for c in $SCALE_CONFIGS; do
     IFS=: read -r name streams threads servers cycles <<< "$c"
