@@ -524,3 +524,342 @@ pub fn broken_properties(sys: &System, sc: &Scenario) -> Vec<(&'static str, Stri
     }
     broken
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+    use crate::state::{Outcome as End, Phase};
+    use crate::Variant;
+
+    /// A run's memory before its first section, as [`start`] builds it.
+    fn memory(sc: &Scenario) -> Memory {
+        let sys = System::new(sc);
+        let threads = sys.threads.len();
+        Memory {
+            sys,
+            sections: 0,
+            history: Vec::new(),
+            rounds: vec![0; threads],
+            calls: vec![0; threads],
+            own_sections: vec![0; threads],
+            half_mark: vec![(0, 0); threads],
+            failure: None,
+            violations: Vec::new(),
+            halt: false,
+            turn: None,
+            live_workers: 0,
+        }
+    }
+
+    fn actors(path: &str) -> Vec<Actor> {
+        path.split(' ')
+            .map(|a| a.parse().expect("an actor"))
+            .collect()
+    }
+
+    /// Runs the sections of `path` (actors as `Display` writes them) on `m`.
+    fn drive(m: &mut Memory, sc: &Scenario, config: &Config, path: &str) {
+        for actor in actors(path) {
+            assert!(is_enabled(&m.sys, sc, actor), "{actor} is not enabled");
+            run_section(m, sc, config, actor);
+        }
+    }
+
+    fn preset(name: &str, variant: Variant) -> Scenario {
+        presets::get(name).expect("preset").with_variant(variant)
+    }
+
+    fn pc(m: &Memory, t: usize) -> Option<Pc> {
+        m.sys.threads[t].task.map(|k| k.pc)
+    }
+
+    /// `one-thread` under `livelock` (reference 4.1): after this, T1 is at
+    /// `pendconn_must_try_again` and goes back to `balance_again` for ever while the
+    /// CLI and the clients could still run.
+    const ONE_THREAD_TO_THE_LOOP: &str =
+        "client T1 T1 client T1 T1 T1 T1 T1 CLI T1 CLI CLI CLI CLI client T1 T1";
+
+    /// `one-thread` under `livelock`: every thread parks for good with S3 queued in the
+    /// backend queue (nobody will ever dequeue it).
+    const ONE_THREAD_TO_STUCK: &str = "client T1 T1 client T1 T1 T1 T1 T1 client client \
+                                       T1 T1 T1 T1 CLI T1 CLI CLI T1 T1 CLI CLI CLI T1";
+
+    /// `seed` under `livelock`: every thread parks for good with S4 queued.
+    const SEED_TO_STUCK: &str = "client T2 T2 T2 client T1 T1 T1 T2 client client T1 T1 \
+                                 T2 T1 CLI T2 CLI CLI T1 T1 CLI CLI CLI T1";
+
+    fn enabled(sys: &System, sc: &Scenario) -> Vec<Actor> {
+        let mut out = Vec::new();
+        enabled_actors(sys, sc, &mut out);
+        out
+    }
+
+    fn stuck_one_thread() -> (Scenario, Memory) {
+        let sc = preset("one-thread", Variant::Livelock);
+        let mut m = memory(&sc);
+        drive(&mut m, &sc, &Config::default(), ONE_THREAD_TO_STUCK);
+        (sc, m)
+    }
+
+    #[test]
+    fn run_section_counts_calls_rounds_and_the_half_mark_of_a_one_thread_livelock() {
+        let sc = preset("one-thread", Variant::Livelock);
+        let config = Config {
+            round_bound: Some(4),
+            record: true,
+            gated: false,
+        };
+        let mut m = memory(&sc);
+        drive(&mut m, &sc, &config, "client T1");
+        // T1 picked S1 up and entered assign_server_and_queue: one call, no retry.
+        assert_eq!(pc(&m, 0), Some(Pc::CheckServer(0)));
+        assert_eq!((m.calls[0], m.own_sections[0], m.rounds[0]), (1, 1, 0));
+        drive(&mut m, &sc, &config, "T1");
+        // SRV_STATUS_OK: the call returned; going from one section to the next is no
+        // `goto balance_again`.
+        assert_eq!(pc(&m, 0), Some(Pc::Connect));
+        assert_eq!((m.calls[0], m.own_sections[0], m.rounds[0]), (1, 2, 0));
+        drive(&mut m, &sc, &config, "client T1");
+        assert_eq!(
+            (m.calls[0], m.own_sections[0]),
+            (1, 3),
+            "connect_server is no call"
+        );
+        drive(
+            &mut m,
+            &sc,
+            &config,
+            "T1 T1 T1 T1 CLI T1 CLI CLI CLI CLI client T1 T1",
+        );
+        assert_eq!(m.sections, 18);
+        assert_eq!(m.history, actors(ONE_THREAD_TO_THE_LOOP));
+        assert_eq!((m.calls[0], m.own_sections[0], m.rounds[0]), (3, 10, 0));
+        assert_eq!(pc(&m, 0), Some(Pc::MustTryAgain));
+
+        // The loop: MustTryAgain → AssignServer → AddToBackendQueue → MustTryAgain …
+        drive(&mut m, &sc, &config, "T1");
+        assert_eq!(pc(&m, 0), Some(Pc::AssignServer));
+        assert_eq!((m.calls[0], m.own_sections[0], m.rounds[0]), (3, 11, 1));
+        assert_eq!(m.half_mark[0], (0, 0));
+        drive(&mut m, &sc, &config, "T1 T1 T1");
+        // Half the bound (4 / 2): the mark of the loop's last stretch.
+        assert_eq!((m.sections, m.own_sections[0], m.rounds[0]), (22, 14, 2));
+        assert_eq!(m.half_mark[0], (22, 14));
+        drive(&mut m, &sc, &config, "T1 T1 T1 T1 T1");
+        assert_eq!(m.rounds[0], 3);
+        assert_eq!(m.failure, None);
+        drive(&mut m, &sc, &config, "T1");
+        assert_eq!((m.sections, m.own_sections[0], m.calls[0]), (28, 20, 3));
+        assert_eq!(m.half_mark[0], (22, 14), "set once per call");
+        // The bound: only T1 ran since the mark while the CLI and the clients could.
+        assert_eq!(
+            m.failure,
+            Some(Failure::Livelock {
+                thread: 0,
+                stream: 2,
+                rounds: 4,
+                starved_others: true,
+            })
+        );
+        // The CLI's `disable server` (section 12) left S2 in the backend queue with no
+        // usable server while every task had run.
+        assert_eq!(
+            m.violations,
+            [Violation {
+                property: "backend_queue_drains".to_string(),
+                detail: "no usable server, every task ran, and S2 wait in the backend queue"
+                    .to_string(),
+                section: 12,
+            }]
+        );
+    }
+
+    #[test]
+    fn one_retry_counts_one_round_and_returning_from_the_call_resets_it() {
+        let sc = preset("seed", Variant::Fixed);
+        let config = Config::default();
+        let mut m = memory(&sc);
+        // T1 queued S2 in the backend queue; the CLI's `disable server` left no usable
+        // server, so pendconn_must_try_again takes the entry back: one balance_again.
+        drive(&mut m, &sc, &config, "client T2 T2 client T1 T1 CLI T1");
+        assert_eq!(pc(&m, 0), Some(Pc::AssignServer));
+        assert_eq!((m.calls[0], m.rounds[0]), (1, 1));
+        // The retried assign_server answers NOSRV: the call is over, so is its count.
+        drive(&mut m, &sc, &config, "T1");
+        assert_eq!(pc(&m, 0), None);
+        assert_eq!((m.calls[0], m.rounds[0], m.own_sections[0]), (1, 0, 4));
+        assert_eq!((m.calls[1], m.rounds[1], m.own_sections[1]), (1, 0, 2));
+        assert_eq!(m.failure, None);
+    }
+
+    #[test]
+    fn staying_queued_after_pendconn_must_try_again_is_no_round() {
+        let sc = preset("seed", Variant::Fixed);
+        let config = Config::default();
+        let mut m = memory(&sc);
+        // T2 released the only slot before T1's pendconn_must_try_again: the stream
+        // stays queued and T1 goes on to srv_redispatch_connect's dequeue.
+        drive(&mut m, &sc, &config, "client T2 T2 T2 client T1 T1 T2 T1");
+        assert_eq!(pc(&m, 0), Some(Pc::DequeueAfterQueueing(0)));
+        assert_eq!((m.calls[0], m.rounds[0], m.own_sections[0]), (1, 0, 3));
+    }
+
+    #[test]
+    fn a_run_judges_each_broken_property_once_at_its_first_section() {
+        let (_, m) = stuck_one_thread();
+        assert_eq!(m.sections, 25);
+        let seen: Vec<(&str, u64)> = m
+            .violations
+            .iter()
+            .map(|v| (v.property.as_str(), v.section))
+            .collect();
+        // The last section strands S3, breaking two properties at once.
+        assert_eq!(seen, [("no_orphan_pendconn", 25), ("no_stream_lost", 25)]);
+    }
+
+    #[test]
+    fn broken_properties_names_what_a_stranded_stream_breaks() {
+        let (sc, m) = stuck_one_thread();
+        assert_eq!(
+            broken_properties(&m.sys, &sc),
+            [
+                (
+                    "no_orphan_pendconn",
+                    "nothing but timers can run and S3 wait in a queue".to_string()
+                ),
+                (
+                    "no_stream_lost",
+                    "nothing can run and a stream never ended".to_string()
+                ),
+            ]
+        );
+        assert_eq!(broken_properties(&System::new(&sc), &sc), []);
+    }
+
+    #[test]
+    fn stuck_only_when_nothing_can_run_and_a_stream_never_ended() {
+        let (sc, m) = stuck_one_thread();
+        let phases: Vec<Phase> = m.sys.streams.iter().map(|s| s.phase).collect();
+        assert_eq!(
+            phases,
+            [
+                Phase::Done(End::Served),
+                Phase::Done(End::Killed),
+                Phase::Que,
+                Phase::Done(End::NoServer)
+            ]
+        );
+        assert_eq!(
+            stuck(&m.sys, &sc),
+            Some(Failure::Stuck { waiting: vec![2] })
+        );
+        // At the start the clients can still arrive: not stuck, though nothing ended.
+        assert_eq!(stuck(&System::new(&sc), &sc), None);
+        // Nothing can run and every stream ended: a finished run, not a stuck one.
+        let mut done = m.sys.clone();
+        done.streams[2].phase = Phase::Done(End::QueueTimeout);
+        assert_eq!(stuck(&done, &sc), None);
+    }
+
+    #[test]
+    fn next_finishes_a_queue_timer_once_its_stream_ended() {
+        let sc = preset("timeouts", Variant::Fixed);
+        let mut sys = System::new(&sc);
+        // S1 has not arrived: its timer is not armed, yet it has work to wait for.
+        assert!(matches!(next(&sys, &sc, Worker::Timer(0)), Next::Wait));
+        assert!(matches!(next(&sys, &sc, Worker::Thread(0)), Next::Wait));
+        assert!(matches!(
+            next(&sys, &sc, Worker::Client),
+            Next::Run(Actor::Client)
+        ));
+        assert!(matches!(
+            next(&sys, &sc, Worker::Cli),
+            Next::Run(Actor::Cli)
+        ));
+        sys.streams[0].phase = Phase::Done(End::Served);
+        assert!(matches!(next(&sys, &sc, Worker::Timer(0)), Next::Finished));
+        assert!(matches!(next(&sys, &sc, Worker::Timer(1)), Next::Wait));
+    }
+
+    #[test]
+    fn next_finishes_an_haproxy_thread_whose_streams_all_ended() {
+        let (sc, mut m) = stuck_one_thread();
+        // T1 is parked but S3, bound to it, is still queued: it waits for a wakeup.
+        assert!(matches!(next(&m.sys, &sc, Worker::Thread(0)), Next::Wait));
+        assert!(matches!(next(&m.sys, &sc, Worker::Cli), Next::Finished));
+        assert!(matches!(next(&m.sys, &sc, Worker::Client), Next::Finished));
+        m.sys.streams[2].phase = Phase::Done(End::QueueTimeout);
+        assert!(matches!(
+            next(&m.sys, &sc, Worker::Thread(0)),
+            Next::Finished
+        ));
+    }
+
+    /// A memory where T1 looped 7 times and the loop's last stretch began at `mark`
+    /// (sections, T1's sections) = (10, 4), 10 sections ago.
+    fn looped(sys: System, t1_sections: u64) -> Memory {
+        let mut m = memory(&preset("seed", Variant::Livelock));
+        m.sys = sys;
+        m.sections = 20;
+        m.own_sections = vec![t1_sections, 20 - t1_sections];
+        m.rounds = vec![7, 0];
+        m
+    }
+
+    #[test]
+    fn looping_tells_a_starving_schedule_from_a_livelock() {
+        let sc = preset("seed", Variant::Livelock);
+        let livelock = |starved_others| Failure::Livelock {
+            thread: 0,
+            stream: 1,
+            rounds: 7,
+            starved_others,
+        };
+        // The clients could arrive (others enabled) …
+        let start = System::new(&sc);
+        assert_eq!(enabled(&start, &sc), [Actor::Cli, Actor::Client]);
+        // … but all 10 sections since the mark were T1's: the scheduler starved them.
+        let m = looped(start.clone(), 14);
+        assert_eq!(Failure::looping(&m, &sc, 0, 1, (10, 4)), livelock(true));
+        // 2 of the 10 were someone else's: the loop went on while others ran.
+        let m = looped(start.clone(), 12);
+        assert_eq!(Failure::looping(&m, &sc, 0, 1, (10, 4)), livelock(false));
+        // Nothing else could run: the loop HAProxy's watchdog kills.
+        let mut stuck = memory(&sc);
+        drive(&mut stuck, &sc, &Config::default(), SEED_TO_STUCK);
+        assert!(enabled(&stuck.sys, &sc).is_empty());
+        let m = looped(stuck.sys, 14);
+        assert_eq!(Failure::looping(&m, &sc, 0, 1, (10, 4)), livelock(false));
+        assert_eq!(livelock(true).kind(), "spin");
+        assert_eq!(livelock(false).kind(), "livelock");
+        assert_eq!(
+            livelock(true).to_string(),
+            "spin: T1 looped 7 times in assign_server_and_queue for S2 (goto balance_again), \
+             other actors starved"
+        );
+    }
+
+    #[test]
+    fn a_violation_says_which_property_broke_after_which_section() {
+        let v = Violation {
+            property: "no_stream_lost".to_string(),
+            detail: "nothing can run and a stream never ended".to_string(),
+            section: 25,
+        };
+        assert_eq!(
+            v.to_string(),
+            "no_stream_lost violated after section 25: nothing can run and a stream never ended"
+        );
+    }
+
+    #[test]
+    fn panic_message_reads_string_and_str_payloads() {
+        let owned: Box<dyn std::any::Any + Send> = Box::new(format!("S{} lost", 3));
+        assert_eq!(panic_message(owned.as_ref()), "S3 lost");
+        let literal: Box<dyn std::any::Any + Send> = Box::new("T1 panicked");
+        assert_eq!(panic_message(literal.as_ref()), "T1 panicked");
+        let other: Box<dyn std::any::Any + Send> = Box::new(42_u32);
+        assert_eq!(panic_message(other.as_ref()), "(no message)");
+    }
+}

@@ -412,3 +412,122 @@ impl ScheduleFile {
         options
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+
+    #[test]
+    fn scheduler_kinds_print_as_lbq_shuttle_names_them() {
+        assert_eq!(SchedulerKind::Random.to_string(), "random");
+        assert_eq!(SchedulerKind::Pct { depth: 3 }.to_string(), "pct (depth 3)");
+    }
+
+    #[test]
+    fn steps_bound_is_5000_plus_100_per_section_of_a_correct_run() {
+        // seed: 4 streams, 3 CLI commands: 12·4 + 2·3 + 4 = 58 sections.
+        let seed = presets::get("seed").expect("preset");
+        assert_eq!(steps_bound(&seed), 5_000 + 100 * 58);
+        // hash: 3 streams, 3 commands: 36 + 6 + 3 = 45.
+        assert_eq!(steps_bound(&presets::get("hash").expect("preset")), 9_500);
+        // repro: 40 streams, 9 commands: 480 + 18 + 40 = 538.
+        assert_eq!(steps_bound(&presets::get("repro").expect("preset")), 58_800);
+        let options = Options::new(&seed, SchedulerKind::Random, 10, 1);
+        assert_eq!(options.max_steps, 10_800);
+    }
+
+    fn found(property: &str) -> Found {
+        Found {
+            property: property.to_string(),
+            detail: String::new(),
+            iteration: 3,
+            seconds: 0.5,
+            count: 2,
+            schedule: String::new(),
+            history: vec!["client".to_string(), "T1".to_string()],
+        }
+    }
+
+    fn report(found: Vec<Found>) -> Report {
+        Report {
+            scheduler: SchedulerKind::Pct { depth: 2 },
+            seed: 7,
+            iterations: 10,
+            iterations_run: 10,
+            complete: true,
+            seconds: 1.0,
+            sections: 300,
+            max_steps: 10_800,
+            round_bound: Some(crate::threaded::DEFAULT_ROUND_BOUND),
+            found,
+        }
+    }
+
+    #[test]
+    fn report_properties_lists_the_kinds_found_first_found_first() {
+        let r = report(vec![found("no_stream_lost"), found("livelock")]);
+        assert!(r.failed());
+        assert_eq!(r.properties(), ["no_stream_lost", "livelock"]);
+        let clean = report(Vec::new());
+        assert!(!clean.failed());
+        assert!(clean.properties().is_empty());
+    }
+
+    #[test]
+    fn schedule_file_validate_names_the_wrong_field() {
+        let sc = presets::get("seed").expect("preset");
+        let r = report(vec![found("livelock")]);
+        let file = ScheduleFile::new(&sc, &r, &r.found[0]);
+        assert_eq!(file.validate(), Ok(()));
+        let mut other = file.clone();
+        other.format = "lbq-trace".to_string();
+        assert_eq!(
+            other.validate(),
+            Err("field `format`: expected \"lbq-shuttle\", found \"lbq-trace\"".to_string())
+        );
+        let mut newer = file.clone();
+        newer.version = VERSION + 1;
+        assert_eq!(
+            newer.validate(),
+            Err(format!(
+                "field `version`: expected {VERSION}, found {}",
+                VERSION + 1
+            ))
+        );
+        // What replays it: the campaign's seed, scheduler and bounds, one iteration.
+        let options = file.options(&sc);
+        assert_eq!(
+            (options.iterations, options.seed, options.max_steps),
+            (1, 7, 10_800)
+        );
+        assert_eq!(options.scheduler, SchedulerKind::Pct { depth: 2 });
+    }
+
+    #[test]
+    fn quiet_panics_gives_the_previous_hook_back() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static SEEN: AtomicUsize = AtomicUsize::new(0);
+        const MARK: &str = "lbqueue: a panic for the previous hook";
+        let original = panic::take_hook();
+        panic::set_hook(Box::new(|info| {
+            if panic_message(info.payload()) == MARK {
+                SEEN.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        let quiet = QuietPanics::install();
+        assert!(IN_CAMPAIGN.with(|c| c.get()));
+        drop(quiet);
+        let restored = !IN_CAMPAIGN.with(|c| c.get());
+        if restored {
+            // Outside a campaign, a panic on this thread reaches the previous hook.
+            let _ = panic::catch_unwind(|| panic::panic_any(MARK));
+        }
+        panic::set_hook(original);
+        assert!(
+            restored,
+            "still in a campaign after QuietPanics was dropped"
+        );
+        assert_eq!(SEEN.load(Ordering::SeqCst), 1);
+    }
+}

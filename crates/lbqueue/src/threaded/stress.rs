@@ -182,3 +182,127 @@ fn overdue(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::presets;
+    use crate::state::{Call, Pc, System, Task};
+    use crate::Variant;
+
+    /// The memory of a `seed` run in which T1 runs S2's call number `call` of
+    /// assign_server_and_queue, gone back to `balance_again` `rounds` times.
+    fn memory(sc: &Scenario, call: u64, rounds: u32) -> Memory {
+        let mut sys = System::new(sc);
+        sys.threads[0].task = Some(Task {
+            stream: 1,
+            pc: Pc::AssignServer,
+            call: Call::default(),
+        });
+        Memory {
+            sys,
+            sections: 30,
+            history: Vec::new(),
+            rounds: vec![rounds, 0],
+            calls: vec![call, 0],
+            own_sections: vec![20, 10],
+            half_mark: vec![(0, 0); 2],
+            failure: None,
+            violations: Vec::new(),
+            halt: false,
+            turn: None,
+            live_workers: 0,
+        }
+    }
+
+    fn seed() -> Scenario {
+        presets::get("seed")
+            .expect("preset")
+            .with_variant(Variant::Livelock)
+    }
+
+    const FOREVER: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn the_watchdog_reports_a_call_still_looping_after_its_period() {
+        let sc = seed();
+        let mut seen = vec![None; 2];
+        let mut m = memory(&sc, 5, 3);
+        // First sight of the loop: noted with the (sections, own sections) of now.
+        assert_eq!(overdue(&m, &sc, &mut seen, Duration::ZERO), None);
+        assert_eq!(seen[0].map(|w| (w.call, w.mark)), Some((5, (30, 20))));
+        assert!(seen[1].is_none(), "T2 is not looping");
+        // Later in the same call: within the period, nothing yet …
+        m.sections = 50;
+        m.own_sections = vec![40, 10];
+        m.rounds[0] = 9;
+        assert_eq!(overdue(&m, &sc, &mut seen, FOREVER), None);
+        // … past it, the loop since the mark, where only T1 ran while the CLI and
+        // the clients could have.
+        assert_eq!(
+            overdue(&m, &sc, &mut seen, Duration::ZERO),
+            Some(Failure::Livelock {
+                thread: 0,
+                stream: 1,
+                rounds: 9,
+                starved_others: true,
+            })
+        );
+    }
+
+    #[test]
+    fn the_watchdog_starts_over_on_a_new_call_and_forgets_a_call_that_stopped_looping() {
+        let sc = seed();
+        let mut seen = vec![None; 2];
+        assert_eq!(
+            overdue(&memory(&sc, 5, 3), &sc, &mut seen, Duration::ZERO),
+            None
+        );
+        // Another call of the same thread, also looping: watched afresh, not reported.
+        let m = memory(&sc, 6, 1);
+        assert_eq!(overdue(&m, &sc, &mut seen, Duration::ZERO), None);
+        assert_eq!(seen[0].map(|w| w.call), Some(6));
+        // The call left the loop (no `goto balance_again` in progress): forgotten.
+        let m = memory(&sc, 6, 0);
+        assert_eq!(overdue(&m, &sc, &mut seen, Duration::ZERO), None);
+        assert!(seen[0].is_none());
+        assert_eq!(overdue(&m, &sc, &mut seen, Duration::ZERO), None);
+        assert!(seen[0].is_none());
+    }
+
+    #[test]
+    fn the_watchdog_halts_a_run_at_its_deadline() {
+        // A gated run given no turn never ends by itself: only the deadline stops it.
+        let sc = seed();
+        let running = start::<Std>(
+            &sc,
+            Config {
+                round_bound: None,
+                record: true,
+                gated: true,
+            },
+        );
+        let deadline = Instant::now();
+        let (done, watched) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                watch(running.shared(), Duration::from_millis(10), deadline);
+                let _ = done.send(());
+            });
+            // A watchdog that never returns fails here (after a generous wait) rather
+            // than hanging the suite; stop the run so that the scope can end.
+            let returned = watched.recv_timeout(Duration::from_secs(20)).is_ok();
+            if !returned {
+                running.shared().lock().halt = true;
+                running.shared().changed.notify_all();
+            }
+            assert!(
+                returned,
+                "the watchdog did not stop the run at its deadline"
+            );
+        });
+        assert!(running.shared().lock().halt);
+        let out = running.finish();
+        assert_eq!((out.failure, out.sections), (None, 0));
+    }
+}
