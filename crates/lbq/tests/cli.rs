@@ -590,6 +590,34 @@ fn shuttle_and_stress_run_fixed_clean() {
     assert!(r["hit"].is_null());
 }
 
+/// The OS-threads engine must find the loop the seed commit's watchdog killed: on its
+/// reproducer (`repro`: 4 threads, 40 streams, maintenance cycles) under `livelock`,
+/// one call of assign_server_and_queue loops past the watchdog while every other actor
+/// runs or cannot. It took 70–135 runs (8–15 s) on the 2-core machine; the budget is
+/// only spent if the engine stops finding it.
+#[test]
+fn stress_finds_the_livelock_of_the_seed_commit_on_its_reproducer() {
+    let o = lbq(&[
+        "stress",
+        "--variant",
+        "livelock",
+        "--seconds",
+        "180",
+        "--watchdog-ms",
+        "500",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = json(&o);
+    let hit = &r["hit"];
+    assert_eq!(hit["failure"]["kind"], "livelock", "{r}");
+    assert_eq!(hit["failure"]["starved_others"], false, "{r}");
+    assert!(hit["failure"]["rounds"].as_u64().unwrap() > 1_000, "{r}");
+    assert_eq!(hit["run"], r["runs"], "the campaign stops at the hit: {r}");
+    assert!(!hit["history"].as_array().unwrap().is_empty(), "{r}");
+    assert_eq!(r["watchdog_ms"], 500);
+}
+
 #[test]
 fn shuttle_is_deterministic_for_a_seed() {
     let run = || {
