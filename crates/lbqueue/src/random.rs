@@ -449,21 +449,23 @@ mod tests {
         assert_eq!(a, b);
     }
 
+    /// Limits out of range on both sides, as a caller might pass them.
+    const WILD: Limits = Limits {
+        max_servers: 100,
+        max_maxconn: 255,
+        max_weight: 0,
+        max_threads: 0,
+        max_streams: 0,
+        max_cli: 1000,
+        queue_timeout: true,
+        variant: Variant::Purge,
+    };
+
     #[test]
     fn out_of_range_limits_are_clamped_to_valid_scenarios() {
-        let wild = Limits {
-            max_servers: 100,
-            max_maxconn: 255,
-            max_weight: 0,
-            max_threads: 0,
-            max_streams: 0,
-            max_cli: 1000,
-            queue_timeout: true,
-            variant: Variant::Purge,
-        };
         let mut r = SplitMix64::new(5);
         for _ in 0..500 {
-            let s = random_scenario(&mut r, &wild);
+            let s = random_scenario(&mut r, &WILD);
             assert_eq!(reparsed(&s), s);
         }
     }
@@ -504,18 +506,8 @@ mod tests {
 
     #[test]
     fn clamped_limits_are_what_scenario_files_accept() {
-        let wild = Limits {
-            max_servers: 100,
-            max_maxconn: 255,
-            max_weight: 0,
-            max_threads: 0,
-            max_streams: 0,
-            max_cli: 1000,
-            queue_timeout: false,
-            variant: Variant::Purge,
-        };
         assert_eq!(
-            wild.clamped(),
+            WILD.clamped(),
             Limits {
                 max_servers: limits::SERVERS,
                 max_maxconn: limits::MAXCONN,
@@ -524,7 +516,7 @@ mod tests {
                 max_streams: 1,
                 max_cli: limits::CLI_COMMANDS,
                 // Not limits: kept as given.
-                queue_timeout: false,
+                queue_timeout: true,
                 variant: Variant::Purge,
             }
         );
