@@ -221,6 +221,27 @@ pub struct Memory {
     pub live_workers: u8,
 }
 
+impl Memory {
+    /// The memory of a run before its first section: `sys` as it starts, nothing run.
+    pub fn new(sys: System) -> Memory {
+        let threads = sys.threads.len();
+        Memory {
+            sys,
+            sections: 0,
+            history: Vec::new(),
+            rounds: vec![0; threads],
+            calls: vec![0; threads],
+            own_sections: vec![0; threads],
+            half_mark: vec![(0, 0); threads],
+            failure: None,
+            violations: Vec::new(),
+            halt: false,
+            turn: None,
+            live_workers: 0,
+        }
+    }
+}
+
 /// One thread of the composition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Worker {
@@ -294,20 +315,7 @@ pub struct Outcome {
 pub fn start<F: Facade>(scenario: &Scenario, config: Config) -> Running<F> {
     let sys = System::new(scenario);
     let threads = sys.threads.len();
-    let memory = Memory {
-        sys,
-        sections: 0,
-        history: Vec::new(),
-        rounds: vec![0; threads],
-        calls: vec![0; threads],
-        own_sections: vec![0; threads],
-        half_mark: vec![(0, 0); threads],
-        failure: None,
-        violations: Vec::new(),
-        halt: false,
-        turn: None,
-        live_workers: 0,
-    };
+    let memory = Memory::new(sys);
     let shared = Arc::new(Shared::<F> {
         scenario: scenario.clone(),
         config,
@@ -534,22 +542,7 @@ mod tests {
 
     /// A run's memory before its first section, as [`start`] builds it.
     fn memory(sc: &Scenario) -> Memory {
-        let sys = System::new(sc);
-        let threads = sys.threads.len();
-        Memory {
-            sys,
-            sections: 0,
-            history: Vec::new(),
-            rounds: vec![0; threads],
-            calls: vec![0; threads],
-            own_sections: vec![0; threads],
-            half_mark: vec![(0, 0); threads],
-            failure: None,
-            violations: Vec::new(),
-            halt: false,
-            turn: None,
-            live_workers: 0,
-        }
+        Memory::new(System::new(sc))
     }
 
     fn actors(path: &str) -> Vec<Actor> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::facade::Std;
-use super::{start, Config, Failure, Memory};
+use super::{start, Config, Failure, Memory, Outcome};
 use crate::scenario::Scenario;
 use crate::sections::Actor;
 
@@ -85,33 +85,41 @@ pub fn run(scenario: &Scenario, options: Options) -> Report {
             options.watchdog,
             start_time + options.duration,
         );
-        let out = running.finish();
-        report.runs += 1;
-        report.sections += out.sections;
+        report.note(running.finish(), start_time.elapsed());
+    }
+    report.seconds = start_time.elapsed().as_secs_f64();
+    report
+}
+
+impl Report {
+    /// Counts one finished run, `elapsed` into the campaign: its sections, each
+    /// property it violated, and its failure (a stuck run is counted and the campaign
+    /// goes on; any other failure is the campaign's hit).
+    fn note(&mut self, out: Outcome, elapsed: Duration) {
+        self.runs += 1;
+        self.sections += out.sections;
         for v in &out.violations {
-            match report.violations.iter_mut().find(|(p, _)| *p == v.property) {
+            match self.violations.iter_mut().find(|(p, _)| *p == v.property) {
                 Some((_, n)) => *n += 1,
-                None => report.violations.push((v.property.clone(), 1)),
+                None => self.violations.push((v.property.clone(), 1)),
             }
         }
         if let Some(failure) = out.failure {
             let stuck = matches!(failure, Failure::Stuck { .. });
             let hit = Hit {
                 failure,
-                run: report.runs,
-                seconds: start_time.elapsed().as_secs_f64(),
+                run: self.runs,
+                seconds: elapsed.as_secs_f64(),
                 history: out.history.iter().map(Actor::to_string).collect(),
             };
             if stuck {
-                report.stuck_runs += 1;
-                report.first_stuck.get_or_insert(hit);
+                self.stuck_runs += 1;
+                self.first_stuck.get_or_insert(hit);
             } else {
-                report.hit = Some(hit);
+                self.hit = Some(hit);
             }
         }
     }
-    report.seconds = start_time.elapsed().as_secs_f64();
-    report
 }
 
 /// The watchdog of one run: samples every thread's call; a thread still in the same
@@ -200,18 +208,11 @@ mod tests {
             call: Call::default(),
         });
         Memory {
-            sys,
             sections: 30,
-            history: Vec::new(),
             rounds: vec![rounds, 0],
             calls: vec![call, 0],
             own_sections: vec![20, 10],
-            half_mark: vec![(0, 0); 2],
-            failure: None,
-            violations: Vec::new(),
-            halt: false,
-            turn: None,
-            live_workers: 0,
+            ..Memory::new(sys)
         }
     }
 
@@ -304,5 +305,78 @@ mod tests {
         assert!(running.shared().lock().halt);
         let out = running.finish();
         assert_eq!((out.failure, out.sections), (None, 0));
+    }
+
+    #[test]
+    fn a_campaign_counts_runs_per_violated_property_stuck_runs_and_keeps_the_first_of_each() {
+        let sc = seed();
+        let mut report = run(
+            &sc,
+            Options {
+                duration: Duration::ZERO,
+                watchdog: Duration::from_millis(1000),
+            },
+        );
+        assert_eq!((report.runs, report.sections), (0, 0), "no budget, no run");
+        let violation = |property: &str| crate::threaded::Violation {
+            property: property.to_string(),
+            detail: String::new(),
+            section: 1,
+        };
+        let stuck = || Failure::Stuck { waiting: vec![2] };
+        let run_of = |failure, violations: Vec<_>, sections| Outcome {
+            failure,
+            violations,
+            sections,
+            history: vec![Actor::Client],
+            sys: System::new(&sc),
+        };
+        let drains = "backend_queue_drains";
+        let orphan = "no_orphan_pendconn";
+        report.note(
+            run_of(None, vec![violation(drains)], 10),
+            Duration::from_secs(1),
+        );
+        report.note(
+            run_of(
+                Some(stuck()),
+                vec![violation(orphan), violation(drains)],
+                20,
+            ),
+            Duration::from_secs(2),
+        );
+        report.note(
+            run_of(Some(stuck()), vec![violation(orphan)], 30),
+            Duration::from_secs(3),
+        );
+        assert_eq!(
+            report.violations,
+            [(drains.to_string(), 2), (orphan.to_string(), 2)]
+        );
+        assert_eq!(
+            (report.runs, report.sections, report.stuck_runs),
+            (3, 60, 2)
+        );
+        let first = report.first_stuck.as_ref().expect("a stuck run");
+        assert_eq!(
+            (first.run, first.seconds),
+            (2, 2.0),
+            "the first stuck run is kept"
+        );
+        assert!(report.hit.is_none(), "a stuck run is no hit");
+        let livelock = Failure::Livelock {
+            thread: 0,
+            stream: 1,
+            rounds: 99,
+            starved_others: false,
+        };
+        report.note(
+            run_of(Some(livelock.clone()), vec![], 5),
+            Duration::from_secs(4),
+        );
+        let hit = report.hit.as_ref().expect("the hit");
+        assert_eq!((&hit.failure, hit.run, hit.seconds), (&livelock, 4, 4.0));
+        assert_eq!(hit.history, ["client"]);
+        assert_eq!(report.stuck_runs, 2);
     }
 }
