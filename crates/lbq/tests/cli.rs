@@ -478,7 +478,18 @@ fn ctrl_c_stops_a_check_with_a_partial_report_and_exit_3() {
         "/../../scenarios/two-cycles.toml"
     );
     let child = Command::new(env!("CARGO_BIN_EXE_lbq"))
-        .args(["check", "--scenario", big, "--variant", "fixed", "--json"])
+        // Unreduced, so that it is still exploring (about 10 s) when the signal comes:
+        // reduced, two-cycles can finish within the 1.5 s wait.
+        .args([
+            "check",
+            "--scenario",
+            big,
+            "--variant",
+            "fixed",
+            "--reduction",
+            "off",
+            "--json",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("lbq runs");
