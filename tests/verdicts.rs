@@ -19,53 +19,80 @@ const COUNTERS: &str = "counters_consistent";
 const AT: &str = ASSIGN_TERMINATES;
 const ACR: &str = ASSIGN_CAN_RETURN;
 const SOLO: &str = ASSIGN_SOLO_TERMINATES;
+const MAXCONN: &str = "maxconn_respected";
+const LOCKS: &str = "queue_locks_released";
 
 /// (preset, variant, the properties it violates). Every other property holds, every
 /// sometimes-property is reached, every search is complete.
+///
+/// Before 3372a2ea0 every variant but `fixed` overshoots maxconn (`maxconn_respected`):
+/// two streams both see the last slot free and both take it, and before 111ea83ed
+/// `pendconn_grab_from_px` hands a server streams it does not count. `ready-srv`
+/// (659d5f657) returns with the backend queue lock held (`queue_locks_released`, fixed
+/// by e9d34f991); `ready-srv` and `master` leave a stream queued with nobody to dequeue
+/// it (findings/); `master-fixed` holds everywhere.
 #[rustfmt::skip]
 const EXPECTED: &[(&str, Variant, &[&str])] = &[
-    ("seed",        Variant::Toctou,    &[ORPHAN, LOST, DRAINS]),
-    ("seed",        Variant::Livelock,  &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
-    ("seed",        Variant::Purge,     &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
-    ("seed",        Variant::Upstream,  &[DRAINS, SOLO]),
-    ("seed",        Variant::Fixed,     &[]),
-    ("seed",        Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS]),
-    ("seed",        Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS]),
-    ("one-thread",  Variant::Toctou,    &[ORPHAN, LOST, DRAINS]),
-    ("one-thread",  Variant::Livelock,  &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
-    ("one-thread",  Variant::Purge,     &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
-    ("one-thread",  Variant::Upstream,  &[DRAINS]),
-    ("one-thread",  Variant::Fixed,     &[]),
-    ("one-thread",  Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS]),
-    ("one-thread",  Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS]),
-    ("hash",        Variant::Toctou,    &[ORPHAN, LOST]),
-    ("hash",        Variant::Livelock,  &[ORPHAN, LOST]),
-    ("hash",        Variant::Purge,     &[ORPHAN, LOST]),
-    ("hash",        Variant::Upstream,  &[]),
-    ("hash",        Variant::Fixed,     &[]),
-    ("hash",        Variant::BoundedRetry,  &[ORPHAN, LOST]),
-    ("hash",        Variant::ChangeCounter, &[ORPHAN, LOST]),
-    ("two-servers", Variant::Toctou,    &[ORPHAN, LOST]),
-    ("two-servers", Variant::Livelock,  &[ORPHAN, LOST, AT, SOLO]),
-    ("two-servers", Variant::Purge,     &[ORPHAN, LOST, AT, SOLO]),
-    ("two-servers", Variant::Upstream,  &[SOLO]),
-    ("two-servers", Variant::Fixed,     &[]),
-    ("two-servers", Variant::BoundedRetry,  &[ORPHAN, LOST]),
-    ("two-servers", Variant::ChangeCounter, &[ORPHAN, LOST]),
-    ("timeouts",    Variant::Toctou,    &[ORPHAN, DRAINS]),
-    ("timeouts",    Variant::Livelock,  &[ORPHAN, DRAINS, AT, SOLO]),
-    ("timeouts",    Variant::Purge,     &[ORPHAN, DRAINS, AT, SOLO]),
-    ("timeouts",    Variant::Upstream,  &[DRAINS, SOLO]),
-    ("timeouts",    Variant::Fixed,     &[]),
-    ("timeouts",    Variant::BoundedRetry,  &[ORPHAN, DRAINS]),
-    ("timeouts",    Variant::ChangeCounter, &[ORPHAN, DRAINS]),
-    ("first",       Variant::Toctou,    &[ORPHAN, LOST]),
-    ("first",       Variant::Livelock,  &[AT, SOLO]),
-    ("first",       Variant::Purge,     &[AT, SOLO]),
-    ("first",       Variant::Upstream,  &[SOLO]),
-    ("first",       Variant::Fixed,     &[]),
-    ("first",       Variant::BoundedRetry,  &[ORPHAN, LOST]),
-    ("first",       Variant::ChangeCounter, &[ORPHAN, LOST]),
+    ("seed",       Variant::Toctou,        &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::Livelock,      &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Purge,         &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Upstream,      &[DRAINS, MAXCONN, SOLO]),
+    ("seed",       Variant::Fixed,         &[]),
+    ("seed",       Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::ReadySrv,      &[ORPHAN, LOST, DRAINS, LOCKS]),
+    ("seed",       Variant::Master,        &[ORPHAN, LOST, DRAINS]),
+    ("seed",       Variant::MasterFixed,   &[]),
+    ("one-thread", Variant::Toctou,        &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("one-thread", Variant::Livelock,      &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("one-thread", Variant::Purge,         &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("one-thread", Variant::Upstream,      &[DRAINS, MAXCONN]),
+    ("one-thread", Variant::Fixed,         &[]),
+    ("one-thread", Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("one-thread", Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("one-thread", Variant::ReadySrv,      &[DRAINS]),
+    ("one-thread", Variant::Master,        &[DRAINS]),
+    ("one-thread", Variant::MasterFixed,   &[]),
+    ("hash",       Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Livelock,      &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Purge,         &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Upstream,      &[MAXCONN]),
+    ("hash",       Variant::Fixed,         &[]),
+    ("hash",       Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::ReadySrv,      &[]),
+    ("hash",       Variant::Master,        &[]),
+    ("hash",       Variant::MasterFixed,   &[]),
+    ("two-servers", Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::Livelock,      &[ORPHAN, LOST, MAXCONN, AT, SOLO]),
+    ("two-servers", Variant::Purge,         &[ORPHAN, LOST, MAXCONN, AT, SOLO]),
+    ("two-servers", Variant::Upstream,      &[MAXCONN, SOLO]),
+    ("two-servers", Variant::Fixed,         &[]),
+    ("two-servers", Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::ReadySrv,      &[ORPHAN, LOST, LOCKS]),
+    ("two-servers", Variant::Master,        &[ORPHAN, LOST]),
+    ("two-servers", Variant::MasterFixed,   &[]),
+    ("timeouts",   Variant::Toctou,        &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::Livelock,      &[ORPHAN, DRAINS, MAXCONN, AT, SOLO]),
+    ("timeouts",   Variant::Purge,         &[ORPHAN, DRAINS, MAXCONN, AT, SOLO]),
+    ("timeouts",   Variant::Upstream,      &[DRAINS, MAXCONN, SOLO]),
+    ("timeouts",   Variant::Fixed,         &[]),
+    ("timeouts",   Variant::BoundedRetry,  &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::ChangeCounter, &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::ReadySrv,      &[ORPHAN, DRAINS, LOCKS]),
+    ("timeouts",   Variant::Master,        &[ORPHAN, DRAINS]),
+    ("timeouts",   Variant::MasterFixed,   &[]),
+    ("first",      Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::Livelock,      &[MAXCONN, AT, SOLO]),
+    ("first",      Variant::Purge,         &[MAXCONN, AT, SOLO]),
+    ("first",      Variant::Upstream,      &[MAXCONN, SOLO]),
+    ("first",      Variant::Fixed,         &[]),
+    ("first",      Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::ReadySrv,      &[ORPHAN, LOST, LOCKS]),
+    ("first",      Variant::Master,        &[ORPHAN, LOST]),
+    ("first",      Variant::MasterFixed,   &[]),
 ];
 
 /// Split atomics (`atomics = "split"`: the counters HAProxy updates just outside the
@@ -74,52 +101,71 @@ const EXPECTED: &[(&str, Variant, &[&str])] = &[
 /// `two-servers` and `timeouts` (a dequeue batch's `px->served += done` lands after the
 /// dequeued stream's own `px->served -= 1`, so `px->served` wraps to 255 and
 /// `pendconn_must_try_again` trusts a dequeuer that does not exist), and on
-/// `one-thread` it gains a spin-wait (`assign_solo_terminates`). `fixed` still holds
+/// `one-thread` it gains a spin-wait (`assign_solo_terminates`). `fixed` (which reads
+/// the servers' own `served` in `pendconn_must_try_again`) and `master-fixed` hold
 /// everywhere.
 #[rustfmt::skip]
 const EXPECTED_SPLIT: &[(&str, Variant, &[&str])] = &[
-    ("seed",        Variant::Toctou,    &[ORPHAN, LOST, DRAINS]),
-    ("seed",        Variant::Livelock,  &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
-    ("seed",        Variant::Purge,     &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
-    ("seed",        Variant::Upstream,  &[ORPHAN, LOST, DRAINS, SOLO]),
-    ("seed",        Variant::Fixed,     &[]),
-    ("seed",        Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS]),
-    ("seed",        Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS]),
-    ("one-thread",  Variant::Toctou,    &[ORPHAN, LOST, DRAINS]),
-    ("one-thread",  Variant::Livelock,  &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
-    ("one-thread",  Variant::Purge,     &[ORPHAN, LOST, DRAINS, AT, ACR, SOLO]),
-    ("one-thread",  Variant::Upstream,  &[DRAINS, SOLO]),
-    ("one-thread",  Variant::Fixed,     &[]),
-    ("one-thread",  Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS]),
-    ("one-thread",  Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS]),
-    ("hash",        Variant::Toctou,    &[ORPHAN, LOST]),
-    ("hash",        Variant::Livelock,  &[ORPHAN, LOST]),
-    ("hash",        Variant::Purge,     &[ORPHAN, LOST]),
-    ("hash",        Variant::Upstream,  &[]),
-    ("hash",        Variant::Fixed,     &[]),
-    ("hash",        Variant::BoundedRetry,  &[ORPHAN, LOST]),
-    ("hash",        Variant::ChangeCounter, &[ORPHAN, LOST]),
-    ("two-servers", Variant::Toctou,    &[ORPHAN, LOST]),
-    ("two-servers", Variant::Livelock,  &[ORPHAN, LOST, AT, SOLO]),
-    ("two-servers", Variant::Purge,     &[ORPHAN, LOST, AT, SOLO]),
-    ("two-servers", Variant::Upstream,  &[ORPHAN, LOST, SOLO]),
-    ("two-servers", Variant::Fixed,     &[]),
-    ("two-servers", Variant::BoundedRetry,  &[ORPHAN, LOST]),
-    ("two-servers", Variant::ChangeCounter, &[ORPHAN, LOST]),
-    ("timeouts",    Variant::Toctou,    &[ORPHAN, DRAINS]),
-    ("timeouts",    Variant::Livelock,  &[ORPHAN, DRAINS, AT, SOLO]),
-    ("timeouts",    Variant::Purge,     &[ORPHAN, DRAINS, AT, SOLO]),
-    ("timeouts",    Variant::Upstream,  &[ORPHAN, DRAINS, SOLO]),
-    ("timeouts",    Variant::Fixed,     &[]),
-    ("timeouts",    Variant::BoundedRetry,  &[ORPHAN, DRAINS]),
-    ("timeouts",    Variant::ChangeCounter, &[ORPHAN, DRAINS]),
-    ("first",       Variant::Toctou,    &[ORPHAN, LOST]),
-    ("first",       Variant::Livelock,  &[AT, SOLO]),
-    ("first",       Variant::Purge,     &[AT, SOLO]),
-    ("first",       Variant::Upstream,  &[ORPHAN, LOST, SOLO]),
-    ("first",       Variant::Fixed,     &[]),
-    ("first",       Variant::BoundedRetry,  &[ORPHAN, LOST]),
-    ("first",       Variant::ChangeCounter, &[ORPHAN, LOST]),
+    ("seed",       Variant::Toctou,        &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::Livelock,      &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Purge,         &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Upstream,      &[ORPHAN, LOST, DRAINS, MAXCONN, SOLO]),
+    ("seed",       Variant::Fixed,         &[]),
+    ("seed",       Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::ReadySrv,      &[ORPHAN, LOST, DRAINS, LOCKS]),
+    ("seed",       Variant::Master,        &[ORPHAN, LOST, DRAINS]),
+    ("seed",       Variant::MasterFixed,   &[]),
+    ("one-thread", Variant::Toctou,        &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("one-thread", Variant::Livelock,      &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("one-thread", Variant::Purge,         &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("one-thread", Variant::Upstream,      &[DRAINS, MAXCONN, SOLO]),
+    ("one-thread", Variant::Fixed,         &[]),
+    ("one-thread", Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("one-thread", Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("one-thread", Variant::ReadySrv,      &[DRAINS]),
+    ("one-thread", Variant::Master,        &[DRAINS]),
+    ("one-thread", Variant::MasterFixed,   &[]),
+    ("hash",       Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Livelock,      &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Purge,         &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Upstream,      &[MAXCONN]),
+    ("hash",       Variant::Fixed,         &[]),
+    ("hash",       Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::ReadySrv,      &[]),
+    ("hash",       Variant::Master,        &[]),
+    ("hash",       Variant::MasterFixed,   &[]),
+    ("two-servers", Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::Livelock,      &[ORPHAN, LOST, MAXCONN, AT, SOLO]),
+    ("two-servers", Variant::Purge,         &[ORPHAN, LOST, MAXCONN, AT, SOLO]),
+    ("two-servers", Variant::Upstream,      &[ORPHAN, LOST, MAXCONN, SOLO]),
+    ("two-servers", Variant::Fixed,         &[]),
+    ("two-servers", Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::ReadySrv,      &[ORPHAN, LOST, LOCKS]),
+    ("two-servers", Variant::Master,        &[ORPHAN, LOST]),
+    ("two-servers", Variant::MasterFixed,   &[]),
+    ("timeouts",   Variant::Toctou,        &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::Livelock,      &[ORPHAN, DRAINS, MAXCONN, AT, SOLO]),
+    ("timeouts",   Variant::Purge,         &[ORPHAN, DRAINS, MAXCONN, AT, SOLO]),
+    ("timeouts",   Variant::Upstream,      &[ORPHAN, DRAINS, MAXCONN, SOLO]),
+    ("timeouts",   Variant::Fixed,         &[]),
+    ("timeouts",   Variant::BoundedRetry,  &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::ChangeCounter, &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::ReadySrv,      &[ORPHAN, DRAINS, LOCKS]),
+    ("timeouts",   Variant::Master,        &[ORPHAN, DRAINS]),
+    ("timeouts",   Variant::MasterFixed,   &[]),
+    ("first",      Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::Livelock,      &[MAXCONN, AT, SOLO]),
+    ("first",      Variant::Purge,         &[MAXCONN, AT, SOLO]),
+    ("first",      Variant::Upstream,      &[ORPHAN, LOST, MAXCONN, SOLO]),
+    ("first",      Variant::Fixed,         &[]),
+    ("first",      Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::ReadySrv,      &[ORPHAN, LOST, LOCKS]),
+    ("first",      Variant::Master,        &[ORPHAN, LOST]),
+    ("first",      Variant::MasterFixed,   &[]),
 ];
 
 fn run(preset: &str, variant: Variant) -> Report {
@@ -178,17 +224,136 @@ fn with_split_atomics_every_preset_and_variant_gets_its_pinned_verdict() {
 }
 
 #[test]
-fn fixed_is_verified_completely_on_every_preset() {
-    for scenario in presets::all() {
-        let r = check(&scenario.with_variant(Variant::Fixed), default_bounds());
-        assert!(r.complete, "{}: incomplete", scenario.name);
-        assert_eq!(r.exit_code(), 0, "{}: {:?}", scenario.name, r.properties);
-        assert!(
-            r.unique_states > 1000,
-            "{}: suspiciously small graph",
-            scenario.name
-        );
+fn fixed_and_master_fixed_are_verified_completely_on_every_preset() {
+    for variant in [Variant::Fixed, Variant::MasterFixed] {
+        for scenario in presets::all() {
+            let r = check(&scenario.with_variant(variant), default_bounds());
+            assert!(r.complete, "{} {variant}: incomplete", scenario.name);
+            assert_eq!(
+                r.exit_code(),
+                0,
+                "{} {variant}: {:?}",
+                scenario.name,
+                r.properties
+            );
+            assert!(
+                r.unique_states > 1000,
+                "{} {variant}: suspiciously small graph",
+                scenario.name
+            );
+        }
     }
+}
+
+/// The events of a violated property's counterexample, in order.
+fn events_of(r: &Report, property: &str) -> (Vec<String>, String) {
+    let trace = r
+        .property(property)
+        .and_then(|p| p.trace.clone())
+        .unwrap_or_else(|| panic!("{property}: no counterexample"));
+    let events = trace.steps.iter().flat_map(|s| s.events.clone()).collect();
+    (events, trace.to_string())
+}
+
+/// Before 3372a2ea0 the "is it full" test and the slot increment were two operations:
+/// two streams on two threads both find room on s1 (maxconn 1), then both take it.
+#[test]
+fn before_3372a2ea0_two_streams_take_the_last_slot() {
+    let r = run("hash", Variant::Upstream);
+    let (events, trace) = events_of(&r, MAXCONN);
+    let room = events
+        .iter()
+        .filter(|e| e.contains("finds room on s1"))
+        .count();
+    let took = events
+        .iter()
+        .filter(|e| e.contains("takes a slot on s1"))
+        .count();
+    assert_eq!((room, took), (2, 2), "{trace}");
+    // The same scenario with 3372a2ea0's compare-and-swap: never.
+    let mut cas = presets::get("hash")
+        .unwrap()
+        .with_variant(Variant::Upstream);
+    cas.changes
+        .push((lbqueue::Switch::SlotReservedAtPick, true));
+    let r = check(&cas, default_bounds());
+    assert_eq!(r.property(MAXCONN).map(|p| p.status), Some(Status::Holds));
+}
+
+/// ready-srv (659d5f657): the stream's entry was dequeued between its `pendconn_add` and
+/// the `ready_srv` path's lock; it gives the slot back and returns with the backend
+/// queue lock held (e9d34f991 adds the unlock).
+#[test]
+fn ready_srv_returns_with_the_backend_queue_lock_held() {
+    let r = run("two-servers", Variant::ReadySrv);
+    let (events, trace) = events_of(&r, LOCKS);
+    let last = events.last().expect("events");
+    assert!(last.contains("finds its entry already dequeued"), "{trace}");
+    assert!(last.contains("lock held"), "{trace}");
+    assert_eq!(
+        run("two-servers", Variant::Master)
+            .property(LOCKS)
+            .map(|p| p.status),
+        Some(Status::Holds)
+    );
+}
+
+/// master (50872daa6), finding 1 (findings/master-toctou-orphan.md): S4 gets FULL while
+/// S3 still holds the only slot; S3 leaves and, with both queues empty, runs no
+/// `process_srv_queue`, so nobody publishes `ready_srv`; S4 queues, swaps NULL out of
+/// `ready_srv` and waits for the next request or `timeout queue`.
+#[test]
+fn master_queues_a_stream_nobody_will_dequeue() {
+    let mut sc = presets::get("seed").unwrap().with_variant(Variant::Master);
+    sc.changes
+        .push((lbqueue::Switch::ReadySrvGivebackDequeues, true));
+    let r = check(&sc, default_bounds());
+    let (events, trace) = events_of(&r, ORPHAN);
+    let pos = |needle: &str| {
+        events
+            .iter()
+            .rposition(|e| e.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {trace}"))
+    };
+    let full = pos("assign_server → FULL (no server has room)");
+    let left = pos("ends: served");
+    let no_dequeue = pos("may_dequeue_tasks(s1) → 0");
+    let add = pos("pendconn_add → backend queue");
+    let swap = pos("XCHG(ready_srv, NULL) → NULL: QUEUED");
+    assert!(
+        full < left && left < no_dequeue && no_dequeue < add && add < swap,
+        "{trace}"
+    );
+    // The switch that closes it.
+    sc.changes
+        .push((lbqueue::Switch::QueuedStreamChecksDequeuer, true));
+    assert_eq!(check(&sc, default_bounds()).exit_code(), 0);
+}
+
+/// master (50872daa6), finding 2 (findings/master-ready-srv-giveback.md): a stream takes
+/// s2 from `ready_srv` and reserves its slot; S3 finds s2 full and queues on it; the
+/// reserving stream's entry was already dequeued elsewhere, so it gives the slot back
+/// (`served--`) and returns: nobody runs s2's queue.
+#[test]
+fn master_gives_a_ready_srv_slot_back_without_dequeuing() {
+    let mut sc = presets::get("first").unwrap().with_variant(Variant::Master);
+    sc.changes
+        .push((lbqueue::Switch::QueuedStreamChecksDequeuer, true));
+    let r = check(&sc, default_bounds());
+    let (events, trace) = events_of(&r, ORPHAN);
+    let pos = |needle: &str| {
+        events
+            .iter()
+            .position(|e| e.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {trace}"))
+    };
+    let claim = pos("CAS(s2->served, 0, 1) wins");
+    let queued_on_s2 = pos("pendconn_add → s2 queue");
+    let giveback = pos("finds its entry already dequeued: s2->served--");
+    assert!(claim < queued_on_s2 && queued_on_s2 < giveback, "{trace}");
+    sc.changes
+        .push((lbqueue::Switch::ReadySrvGivebackDequeues, true));
+    assert_eq!(check(&sc, default_bounds()).exit_code(), 0);
 }
 
 /// postmortem (8d68717a4): after the last server went into maintenance, its streams

@@ -248,7 +248,7 @@ where
         spin_note,
     ));
     Report {
-        variant: scenario.variant.name().to_string(),
+        variant: scenario.variant_label(),
         scenario: scenario.name.clone(),
         engine,
         complete: g.complete,

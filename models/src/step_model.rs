@@ -107,6 +107,14 @@ fn counters_ok(_: &StepModel, s: &System) -> bool {
     counters_consistent(s).is_ok()
 }
 
+fn maxconn_ok(_: &StepModel, s: &System) -> bool {
+    invariants::maxconn_respected(s).is_ok()
+}
+
+fn locks_released(_: &StepModel, s: &System) -> bool {
+    invariants::queue_locks_released(s)
+}
+
 fn backend_queue_used(_: &StepModel, s: &System) -> bool {
     s.px.queue.length > 0
 }
@@ -182,6 +190,8 @@ impl Model for StepModel {
             Property::always("no_orphan_pendconn", no_orphan_pendconn),
             Property::always("no_stream_lost", no_stream_lost),
             Property::always("backend_queue_drains", backend_queue_drains),
+            Property::always("maxconn_respected", maxconn_ok),
+            Property::always("queue_locks_released", locks_released),
         ];
         // Vacuity guards: only those the scenario can reach by construction.
         if self.scenario.algo == LbAlgo::Hash {

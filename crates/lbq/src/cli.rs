@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use lbqueue::{presets, Scenario, Variant};
+use lbqueue::{presets, Scenario, Switch, Variant};
 use lbqueue_models::check::check_with_progress;
 use lbqueue_models::reduction::Reduction;
 use lbqueue_models::Bounds;
@@ -27,8 +27,9 @@ pub struct Cli {
 enum Command {
     /// Check one scenario against one variant and report every property.
     Check(CheckArgs),
-    /// List the preset scenarios and the variants.
-    List,
+    /// List the preset scenarios and the variants (and with --switches the switches
+    /// that `check --with` and a scenario's `behaviour` take).
+    List(ListArgs),
     /// Measure the checker: time to the first counterexample, check time, states/s
     /// (also as a ratio to a two-phase-commit yardstick), unique states, peak memory.
     Bench(crate::bench::BenchArgs),
@@ -57,11 +58,25 @@ enum Format {
 }
 
 #[derive(clap::Args, Debug)]
+struct ListArgs {
+    /// List every Behaviour switch with the HAProxy commit (or lbqueue idea) it stands
+    /// for, and which variants set it.
+    #[arg(long)]
+    switches: bool,
+}
+
+#[derive(clap::Args, Debug)]
 struct CheckArgs {
-    /// The queue logic version: toctou, livelock, purge, upstream or fixed
-    /// (default: the scenario file's `variant`, else fixed).
+    /// The queue logic version: toctou, livelock, purge, upstream, fixed, bounded-retry,
+    /// change-counter, ready-srv, master or master-fixed (`lbq list` says what each is;
+    /// default: the scenario file's `variant`, else fixed).
     #[arg(long)]
     variant: Option<String>,
+    /// Switches to turn on (+NAME) or off (-NAME) on top of the variant, comma
+    /// separated, after the scenario file's own `behaviour` list: a candidate patch
+    /// checked without recompiling (`lbq list --switches` names them).
+    #[arg(long = "with", value_name = "SWITCHES", allow_hyphen_values = true)]
+    with: Option<String>,
     /// A preset name (see `lbq list`) or a scenario file (TOML).
     #[arg(long, default_value = presets::DEFAULT)]
     scenario: String,
@@ -119,8 +134,12 @@ impl Cli {
     pub fn run(self) -> Result<u8, String> {
         match self.command {
             None => Ok(crate::tour::run()),
-            Some(Command::List) => {
-                output::list();
+            Some(Command::List(args)) => {
+                if args.switches {
+                    output::list_switches();
+                } else {
+                    output::list();
+                }
                 Ok(0)
             }
             Some(Command::Check(args)) => args.run(),
@@ -145,6 +164,9 @@ impl CheckArgs {
                     .map_err(|e| format!("--variant: {e}"))?,
             );
         }
+        if let Some(with) = &self.with {
+            scenario.changes.extend(parse_switches(with)?);
+        }
         let timeout = match self.timeout {
             Some(t) if !(t.is_finite() && t > 0.0) => {
                 return Err(format!(
@@ -166,6 +188,12 @@ impl CheckArgs {
             stop: Some(crate::interrupt::flag()),
         };
         if let Some(n) = self.random {
+            if !scenario.changes.is_empty() {
+                return Err(
+                    "--with: not taken with --random (random scenarios run a variant as it is)"
+                        .into(),
+                );
+            }
             return crate::random_cmd::run_random(n, self.seed, scenario.variant, bounds);
         }
         let format = if self.json { Format::Json } else { self.format };
@@ -199,6 +227,14 @@ impl CheckArgs {
         }
         Ok(report.exit_code() as u8)
     }
+}
+
+/// `+ready-srv,-try-again`: the changes `--with` names, in order.
+pub fn parse_switches(text: &str) -> Result<Vec<(Switch, bool)>, String> {
+    text.split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| Switch::parse_change(t).map_err(|e| format!("--with: {e}")))
+        .collect()
 }
 
 /// A preset by name, else a scenario file.

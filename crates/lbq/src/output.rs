@@ -32,6 +32,25 @@ pub fn list() {
     }
 }
 
+/// `lbq list --switches`: every switch, where it comes from, and the variants that set it.
+pub fn list_switches() {
+    println!("Behaviour switches (lbq check --with +NAME,-NAME; scenario files: behaviour = [\"+NAME\"]):");
+    for sw in lbqueue::Switch::ALL {
+        let set_by: Vec<&str> = Variant::ALL
+            .iter()
+            .filter(|v| sw.get(&v.behaviour()))
+            .map(|v| v.name())
+            .collect();
+        let set_by = if set_by.is_empty() {
+            "none".to_string()
+        } else {
+            set_by.join(", ")
+        };
+        println!("  {:<34} {}", sw.name(), sw.origin());
+        println!("  {:<34} set in: {set_by}", "");
+    }
+}
+
 /// One line naming what was checked and how far the search went.
 pub fn header(report: &Report) -> String {
     let completeness = if report.complete {

@@ -64,6 +64,32 @@ pub enum Event {
     Grab(ServerId, Vec<StreamId>),
     /// Split atomics: a counter update the section before left for after its lock.
     Atomic(Counter, i8),
+    /// assign_server_and_queue before 3372a2ea0: the "is it full" test found room; the
+    /// slot is taken by `sess_change_server()` in a separate operation.
+    ServerHasRoom(StreamId, ServerId),
+    /// `XCHG(&be->ready_srv, NULL)` after a backend `pendconn_add`: what it got.
+    ReadySrvSwapped(StreamId, Option<ServerId>),
+    /// `CAS(&srv->served, 0, 1)` on the server got from `ready_srv`: whether it won.
+    ReadySrvClaimed(StreamId, ServerId, bool),
+    /// The `ready_srv` path under the backend queue lock: the entry was still linked,
+    /// taken back, and the server is used (SRV_STATUS_OK).
+    ReadySrvUsed(StreamId, ServerId),
+    /// The `ready_srv` path under the backend queue lock: the entry was already dequeued;
+    /// the slot is given back (`served--`); `true` when the lock is left held
+    /// (before e9d34f991).
+    ReadySrvAlreadyDequeued(StreamId, ServerId, bool),
+    /// The tail of `process_srv_queue`: `ready_srv` published (or not, with the reason),
+    /// and the streams its one more dequeue picked.
+    ReadySrvTail(ServerId, Option<&'static str>, Vec<StreamId>),
+    /// 0144426df: `disable server` took the server back out of `ready_srv`.
+    ReadySrvReset(ServerId),
+    /// `stream_shutdown_self` (51611a5b7): the killed stream releases what it holds at once.
+    ShutdownSelf(StreamId),
+    /// `master-fixed`: the queued stream's check for a dequeuer: a usable server serving
+    /// someone (`None`), else the usable server whose queue it runs itself.
+    DequeuerCheck(StreamId, Option<ServerId>),
+    /// `master-fixed`: no usable server left: the entry is taken back, balance_again.
+    DequeuerNone(StreamId),
 }
 
 /// What `assign_server()` returned.
@@ -238,6 +264,81 @@ impl fmt::Display for Event {
                 "pendconn_grab_from_px({}) takes {} uncounted",
                 ServerName(*v),
                 list(ss)
+            ),
+            ServerHasRoom(s, v) => write!(
+                f,
+                "{} finds room on {} (served < maxconn, slot not taken yet)",
+                StreamName(*s),
+                ServerName(*v)
+            ),
+            ReadySrvSwapped(s, None) => {
+                write!(f, "{} XCHG(ready_srv, NULL) → NULL: QUEUED", StreamName(*s))
+            }
+            ReadySrvSwapped(s, Some(v)) => {
+                write!(f, "{} XCHG(ready_srv, NULL) → {}", StreamName(*s), ServerName(*v))
+            }
+            ReadySrvClaimed(s, v, true) => write!(
+                f,
+                "{} CAS({}->served, 0, 1) wins",
+                StreamName(*s),
+                ServerName(*v)
+            ),
+            ReadySrvClaimed(s, v, false) => write!(
+                f,
+                "{} CAS({}->served, 0, 1) fails (served > 0): QUEUED",
+                StreamName(*s),
+                ServerName(*v)
+            ),
+            ReadySrvUsed(s, v) => write!(
+                f,
+                "{} takes its entry back and uses {} (SRV_STATUS_OK)",
+                StreamName(*s),
+                ServerName(*v)
+            ),
+            ReadySrvAlreadyDequeued(s, v, leaked) => write!(
+                f,
+                "{} finds its entry already dequeued: {}->served--, QUEUED{}",
+                StreamName(*s),
+                ServerName(*v),
+                if *leaked {
+                    " — returns with the backend queue lock held"
+                } else {
+                    ""
+                }
+            ),
+            ReadySrvTail(v, None, picked) => write!(
+                f,
+                "process_srv_queue({}) tail: ready_srv = {}, one more dequeue hands a slot to {}",
+                ServerName(*v),
+                ServerName(*v),
+                list(picked)
+            ),
+            ReadySrvTail(v, Some(why), _) => write!(
+                f,
+                "process_srv_queue({}) tail: ready_srv not published ({why})",
+                ServerName(*v)
+            ),
+            ReadySrvReset(v) => write!(f, "CAS(ready_srv, {}, NULL): reset", ServerName(*v)),
+            ShutdownSelf(s) => write!(
+                f,
+                "{} stream_shutdown_self: releases its connection and slot at once",
+                StreamName(*s)
+            ),
+            DequeuerCheck(s, None) => write!(
+                f,
+                "{} sees a usable server serving a stream: it will dequeue us, QUEUED",
+                StreamName(*s)
+            ),
+            DequeuerCheck(s, Some(v)) => write!(
+                f,
+                "{} sees nobody served on a usable server: QUEUED, runs {}'s queue itself",
+                StreamName(*s),
+                ServerName(*v)
+            ),
+            DequeuerNone(s) => write!(
+                f,
+                "{} sees no usable server: entry taken back, balance_again",
+                StreamName(*s)
             ),
             Atomic(c, d) if *d < 0 => write!(f, "{c} -= {} (atomic, after the unlock)", -d),
             Atomic(c, d) => write!(f, "{c} += {d} (atomic, after the unlock)"),

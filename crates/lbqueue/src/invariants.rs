@@ -2,7 +2,7 @@
 
 use crate::scenario::Scenario;
 use crate::sections::{is_enabled, Actor};
-use crate::state::{Phase, QueueId, System};
+use crate::state::{Pc, Phase, QueueId, ServerId, System};
 
 /// `counters_consistent`: the counters HAProxy keeps (queue lengths, totpend, served,
 /// cur_sess, beconn) agree with the queues, slots and streams they count, and the
@@ -38,6 +38,9 @@ pub fn counters_consistent(sys: &System) -> Result<(), String> {
             .iter()
             .filter(|s| s.srv_conn == Some(v as u8))
             .count();
+        // A slot reserved by the `ready_srv` path's compare-and-swap, not attached to
+        // its stream yet (the thread's next section attaches it or gives it back).
+        let reserved = reservations(sys, v as u8);
         let listed = |s: &u8| sys.streams[*s as usize].srv_conn == Some(v as u8);
         if srv.conns.len() != holders || !srv.conns.iter().all(listed) {
             return Err(format!(
@@ -45,9 +48,10 @@ pub fn counters_consistent(sys: &System) -> Result<(), String> {
                 srv.conns
             ));
         }
-        if usize::from(srv.served) != holders {
+        if usize::from(srv.served) != holders + reserved {
             return Err(format!(
-                "s{name}->served = {} but {holders} streams hold a slot on it",
+                "s{name}->served = {} but {holders} streams hold a slot on it and {reserved} \
+                 reserved one",
                 srv.served
             ));
         }
@@ -110,6 +114,57 @@ pub fn counters_consistent(sys: &System) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The threads that reserved a slot on `v` by compare-and-swap on the `ready_srv` path
+/// and have not attached it to their stream yet.
+fn reservations(sys: &System, v: ServerId) -> usize {
+    sys.threads
+        .iter()
+        .filter(|t| {
+            t.task
+                .is_some_and(|task| task.pc == Pc::UnlinkForReadySrv(v))
+        })
+        .count()
+}
+
+/// `maxconn_respected`: no server with a `maxconn` serves more streams than it: the
+/// streams holding a slot on it (`srv_conn`, its stream list) plus those about to open
+/// (SC_ST_ASS) or holding (SF_CURR_SESS) a connection to it without a slot — grabbed off
+/// the books by `pendconn_grab_from_px`. A stream being shut down (`stream_shutdown_self`
+/// released its slot and closed its connection) serves nobody.
+pub fn maxconn_respected(sys: &System) -> Result<(), String> {
+    for (v, srv) in sys.px.servers.iter().enumerate() {
+        let Some(max) = srv.dyn_maxconn() else {
+            continue;
+        };
+        let serving = sys
+            .streams
+            .iter()
+            .filter(|s| {
+                !s.is_done()
+                    && (s.srv_conn == Some(v as u8)
+                        || (s.target == Some(v as u8)
+                            && !s.kill_requested
+                            && (s.phase == Phase::Ass || s.curr_sess)))
+            })
+            .count();
+        let serving = serving + reservations(sys, v as u8);
+        if serving > usize::from(max) {
+            return Err(format!(
+                "s{} serves {serving} streams with maxconn {max}",
+                v + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `queue_locks_released`: every section releases the queue locks it took. A lock left
+/// held (the `ready_srv` path before e9d34f991) makes the next thread that takes it spin
+/// forever, which HAProxy's watchdog kills.
+pub fn queue_locks_released(sys: &System) -> bool {
+    !sys.px.queue_lock_leaked
 }
 
 /// No server the LB may pick (`tot_wact == tot_wbck == 0`).

@@ -1,7 +1,7 @@
 //! src/backend.c and the LB algorithms: `assign_server()` and the server picks.
 
 use crate::event::{AssignResult, Event, Journal};
-use crate::queue::{may_dequeue_tasks, process_srv_queue};
+use crate::queue::{may_dequeue_tasks, process_srv_queue, process_srv_queue_tail};
 use crate::state::{Counter, LbAlgo, ServerId, StreamId, System};
 use crate::stream::{stream_add_srv_conn, stream_del_srv_conn};
 use crate::variant::Behaviour;
@@ -15,7 +15,7 @@ pub fn assign_server(sys: &mut System, s: StreamId, b: Behaviour, j: &mut Journa
     let prev = sys.streams[s as usize].target;
     let slot = sys.streams[s as usize].srv_conn;
     if slot.is_some() {
-        sess_change_server(sys, s, None);
+        sess_change_server(sys, s, None, b);
     }
     sys.streams[s as usize].target = None;
     sys.streams[s as usize].assigned = false;
@@ -44,32 +44,54 @@ pub fn assign_server(sys: &mut System, s: StreamId, b: Behaviour, j: &mut Journa
 
     if let Some(old) = slot {
         if result == AssignResult::Ok(old) {
-            sess_change_server(sys, s, Some(old));
+            sess_change_server(sys, s, Some(old), b);
         } else if may_dequeue_tasks(sys, old) {
             process_srv_queue(sys, old, j);
+            // This call's tail runs in the same section: a stream reaches the LB
+            // holding a slot only after a connection error, which no scenario has yet.
+            if b.ready_srv {
+                process_srv_queue_tail(sys, old, j);
+            }
         }
     }
     result
 }
 
 /// Models `sess_change_server(strm, new)`: moves the stream's slot (`srv_conn`) and the
-/// `served` counters of the servers and of the backend.
-pub fn sess_change_server(sys: &mut System, s: StreamId, new: Option<ServerId>) {
+/// `served` counters of the servers and of the backend. Taking a slot increments the
+/// server's `served` (before 3372a2ea0 in `sess_change_server` itself, since then by the
+/// caller's compare-and-swap just before: the same atomic effect) and the backend's.
+/// Releasing one drops the server's count then the backend's, or, with
+/// [`Behaviour::served_released_proxy_first`] (c880c32b1 at 50872daa6, stream.c:2931–2944),
+/// the backend's first and the server's after detaching from its list.
+pub fn sess_change_server(sys: &mut System, s: StreamId, new: Option<ServerId>, b: Behaviour) {
     let old = sys.streams[s as usize].srv_conn;
     if old == new {
         return;
     }
-    // Two atomics each way: the server's count, then the backend's.
     if let Some(v) = old {
-        stream_del_srv_conn(sys, s);
-        sys.px.servers[v as usize].served -= 1;
-        sys.defer_atomic(Counter::PxServed, -1);
+        if b.served_released_proxy_first {
+            sys.defer_atomic(Counter::PxServed, -1);
+            stream_del_srv_conn(sys, s);
+            sys.defer_atomic(Counter::SrvServed(v), -1);
+        } else {
+            stream_del_srv_conn(sys, s);
+            sys.px.servers[v as usize].served -= 1;
+            sys.defer_atomic(Counter::PxServed, -1);
+        }
     }
     if let Some(v) = new {
         sys.px.servers[v as usize].served += 1;
-        sys.defer_atomic(Counter::PxServed, 1);
-        stream_add_srv_conn(sys, s, v);
+        take_reserved_slot(sys, s, v);
     }
+}
+
+/// Models `sess_change_server(strm, srv)` at 50872daa6 for a slot the caller already
+/// reserved on `srv->served` by compare-and-swap (the `ready_srv` path): only
+/// `px->served` and the server's stream list change.
+pub fn take_reserved_slot(sys: &mut System, s: StreamId, v: ServerId) {
+    sys.defer_atomic(Counter::PxServed, 1);
+    stream_add_srv_conn(sys, s, v);
 }
 
 /// Whether the LB may pick this server now: usable, and unlimited or with an empty

@@ -26,4 +26,4 @@ pub use event::{AssignResult, Event, Journal};
 pub use scenario::{CliCommand, CliKind, Scenario, ScenarioError};
 pub use sections::{enabled_actors, is_enabled, step, Actor};
 pub use state::{LbAlgo, Outcome, Pc, Phase, QueueId, ServerId, StreamId, System, ThreadId};
-pub use variant::{Behaviour, SeededBug, Variant};
+pub use variant::{Behaviour, SeededBug, Switch, Variant};

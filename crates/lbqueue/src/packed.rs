@@ -14,8 +14,8 @@
 use smallvec::SmallVec;
 
 use crate::state::{
-    Call, Counter, Deferred, LbAlgo, Outcome, Pc, Pendconn, Phase, Proxy, Queue, QueueId, Server,
-    Stream, System, Task, Thread,
+    AfterTail, Call, Counter, Deferred, LbAlgo, Outcome, Pc, Pendconn, Phase, Proxy, Queue,
+    QueueId, Server, Stream, System, Task, Thread,
 };
 
 /// `None` of an optional id.
@@ -73,8 +73,10 @@ fn phase_of(b: u8) -> Phase {
     }
 }
 
-/// A section and its server argument in one byte: the section in the high nibble.
-fn pc_code(pc: Pc) -> u8 {
+/// A section and its server argument in one byte, the section in the high nibble; the
+/// sections of the later designs, which are rarer, take a second byte after the escape
+/// code 15 (the same layout: extended section, server).
+fn pc_write(out: &mut Vec<u8>, pc: Pc) {
     let (code, v) = match pc {
         Pc::AssignServer => (0, 0),
         Pc::CheckServer(v) => (1, v),
@@ -88,12 +90,34 @@ fn pc_code(pc: Pc) -> u8 {
         Pc::DequeueAfterRelease(v) => (9, v),
         Pc::FreeDequeue(v) => (10, v),
         Pc::FreeReleaseSlot => (11, 0),
+        Pc::TakeSlot(v) => (12, v),
+        Pc::TakeReadySrv => (13, 0),
+        Pc::ClaimReadySrv(v) => (14, v),
+        extended => {
+            let (ext, v) = match extended {
+                Pc::ReadySrvTail(v, AfterTail::Yield) => (0, v),
+                Pc::ReadySrvTail(v, AfterTail::FreeReleaseSlot) => (1, v),
+                Pc::ReadySrvTail(v, AfterTail::StreamFree) => (2, v),
+                Pc::ShutdownDequeue(v) => (3, v),
+                Pc::StreamFree => (4, 0),
+                Pc::UnlinkForReadySrv(v) => (5, v),
+                Pc::CheckDequeuer => (6, 0),
+                other => unreachable!("{other:?} has a one-byte code"),
+            };
+            debug_assert!(v < 16, "server ids fit four bits");
+            out.extend_from_slice(&[ESCAPE << 4, ext << 4 | v]);
+            return;
+        }
     };
     debug_assert!(v < 16, "server ids fit four bits");
-    code << 4 | v
+    out.push(code << 4 | v);
 }
 
-fn pc_of(b: u8) -> Pc {
+/// The high nibble that announces a second byte (see [`pc_write`]).
+const ESCAPE: u8 = 15;
+
+fn pc_read(r: &mut Reader<'_>) -> Pc {
+    let b = r.byte();
     let v = b & 0xf;
     match b >> 4 {
         0 => Pc::AssignServer,
@@ -108,7 +132,23 @@ fn pc_of(b: u8) -> Pc {
         9 => Pc::DequeueAfterRelease(v),
         10 => Pc::FreeDequeue(v),
         11 => Pc::FreeReleaseSlot,
-        code => unreachable!("section code {code}"),
+        12 => Pc::TakeSlot(v),
+        13 => Pc::TakeReadySrv,
+        14 => Pc::ClaimReadySrv(v),
+        _ => {
+            let e = r.byte();
+            let v = e & 0xf;
+            match e >> 4 {
+                0 => Pc::ReadySrvTail(v, AfterTail::Yield),
+                1 => Pc::ReadySrvTail(v, AfterTail::FreeReleaseSlot),
+                2 => Pc::ReadySrvTail(v, AfterTail::StreamFree),
+                3 => Pc::ShutdownDequeue(v),
+                4 => Pc::StreamFree,
+                5 => Pc::UnlinkForReadySrv(v),
+                6 => Pc::CheckDequeuer,
+                code => unreachable!("extended section code {code}"),
+            }
+        }
     }
 }
 
@@ -117,6 +157,7 @@ fn counter_code(c: Counter) -> u8 {
         Counter::PxServed => 0,
         Counter::PxTotpend => 1,
         Counter::Length(q) => 2 + queue_code(q),
+        Counter::SrvServed(v) => 0x80 | v,
     }
 }
 
@@ -124,6 +165,7 @@ fn counter_of(b: u8) -> Counter {
     match b {
         0 => Counter::PxServed,
         1 => Counter::PxTotpend,
+        v if v & 0x80 != 0 => Counter::SrvServed(v & 0x7f),
         q => Counter::Length(queue_of(q - 2)),
     }
 }
@@ -213,11 +255,15 @@ impl System {
             px.beconn,
             algo_code(px.algo),
             px.rr_next,
+            opt(px.ready_srv),
+            u8::from(px.queue_lock_leaked),
             px.servers.len() as u8,
         ]);
         for srv in &px.servers {
             out.extend_from_slice(&[
-                u8::from(srv.maint) | u8::from(srv.dequeuing) << 1,
+                u8::from(srv.maint)
+                    | u8::from(srv.dequeuing) << 1
+                    | u8::from(srv.strict_maxconn) << 2,
                 srv.maxconn,
                 srv.served,
                 srv.cur_sess,
@@ -258,12 +304,11 @@ impl System {
             list(out, &th.runq);
             match th.task {
                 None => out.push(NONE),
-                Some(t) => out.extend_from_slice(&[
-                    t.stream,
-                    pc_code(t.pc),
-                    t.call.retries,
-                    u8::from(t.call.queue_changed),
-                ]),
+                Some(t) => {
+                    out.push(t.stream);
+                    pc_write(out, t.pc);
+                    out.extend_from_slice(&[t.call.retries, u8::from(t.call.queue_changed)]);
+                }
             }
             deferred(out, &th.deferred);
         }
@@ -274,14 +319,15 @@ impl System {
     /// The system packed in `bytes` by [`System::pack_into`].
     pub fn unpack(bytes: &[u8]) -> System {
         let mut r = Reader(bytes);
-        let [arrived, cli_pc, split_atomics, length, totpend, served, beconn, algo, rr_next, n] =
-            [(); 10].map(|_| r.byte());
+        let [arrived, cli_pc, split_atomics, length, totpend, served, beconn, algo, rr_next, ready_srv, leaked, n] =
+            [(); 12].map(|_| r.byte());
         let servers = (0..n)
             .map(|_| {
                 let [flags, maxconn, served, cur_sess, length, weight] = [(); 6].map(|_| r.byte());
                 Server {
                     maint: flags & 1 != 0,
                     dequeuing: flags & 2 != 0,
+                    strict_maxconn: flags & 4 != 0,
                     maxconn,
                     served,
                     cur_sess,
@@ -300,6 +346,8 @@ impl System {
             rr_next,
             servers,
             pendconns: r.list(),
+            ready_srv: unopt(ready_srv),
+            queue_lock_leaked: leaked != 0,
         };
         let streams = (0..r.byte())
             .map(|_| {
@@ -329,7 +377,7 @@ impl System {
                     NONE => None,
                     stream => Some(Task {
                         stream,
-                        pc: pc_of(r.byte()),
+                        pc: pc_read(&mut r),
                         call: Call {
                             retries: r.byte(),
                             queue_changed: r.flag(),
@@ -373,7 +421,12 @@ mod tests {
             let c = Counter::Length(q);
             assert_eq!(counter_of(counter_code(c)), c);
         }
-        for c in [Counter::PxServed, Counter::PxTotpend] {
+        for c in [
+            Counter::PxServed,
+            Counter::PxTotpend,
+            Counter::SrvServed(0),
+            Counter::SrvServed(3),
+        ] {
             assert_eq!(counter_of(counter_code(c)), c);
         }
         let phases = [
@@ -400,6 +453,9 @@ mod tests {
             Pc::Connect,
             Pc::Close,
             Pc::FreeReleaseSlot,
+            Pc::TakeReadySrv,
+            Pc::StreamFree,
+            Pc::CheckDequeuer,
         ];
         for v in [0, 3] {
             pcs.extend([
@@ -408,12 +464,30 @@ mod tests {
                 Pc::DequeueAfterQueueing(v),
                 Pc::DequeueAfterRelease(v),
                 Pc::FreeDequeue(v),
+                Pc::TakeSlot(v),
+                Pc::ClaimReadySrv(v),
+                Pc::UnlinkForReadySrv(v),
+                Pc::ShutdownDequeue(v),
+                Pc::ReadySrvTail(v, AfterTail::Yield),
+                Pc::ReadySrvTail(v, AfterTail::FreeReleaseSlot),
+                Pc::ReadySrvTail(v, AfterTail::StreamFree),
             ]);
         }
-        let codes: HashSet<u8> = pcs.iter().map(|&p| pc_code(p)).collect();
+        let codes: HashSet<Vec<u8>> = pcs
+            .iter()
+            .map(|&p| {
+                let mut out = Vec::new();
+                pc_write(&mut out, p);
+                out
+            })
+            .collect();
         assert_eq!(codes.len(), pcs.len());
         for pc in pcs {
-            assert_eq!(pc_of(pc_code(pc)), pc);
+            let mut out = Vec::new();
+            pc_write(&mut out, pc);
+            let mut r = Reader(&out);
+            assert_eq!(pc_read(&mut r), pc);
+            assert!(r.0.is_empty(), "{pc:?} is read whole");
         }
         for a in [
             LbAlgo::RoundRobin,
@@ -450,9 +524,12 @@ mod tests {
         all.px.algo = LbAlgo::StaticRr;
         all.px.rr_next = 1;
         all.px.pendconns = SmallVec::from_slice(&[2, 0]);
+        all.px.ready_srv = Some(1);
+        all.px.queue_lock_leaked = true;
         let srv = &mut all.px.servers[1];
         srv.maint = true;
         srv.dequeuing = true;
+        srv.strict_maxconn = true;
         srv.maxconn = 0;
         srv.served = 1;
         srv.cur_sess = 1;
@@ -483,7 +560,13 @@ mod tests {
                 queue_changed: true,
             },
         });
-        all.threads[1].deferred = SmallVec::from_slice(&[(Counter::PxServed, -1)]);
+        all.threads[1].deferred =
+            SmallVec::from_slice(&[(Counter::PxServed, -1), (Counter::SrvServed(1), -1)]);
+        all.threads[0].task = Some(Task {
+            stream: 3,
+            pc: Pc::ReadySrvTail(1, AfterTail::StreamFree),
+            call: Call::default(),
+        });
         all.cli_deferred = SmallVec::from_slice(&[(Counter::Length(QueueId::Server(1)), 2)]);
         all.deferring = SmallVec::from_slice(&[(Counter::PxTotpend, -3)]);
         let mut seen = HashSet::from([round_trip(&base), round_trip(&all)]);

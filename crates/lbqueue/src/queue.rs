@@ -123,6 +123,9 @@ pub fn pendconn_must_try_again_in_call(
         .pend_pos
         .expect("must_try_again without a pendconn");
     let nobody_served = match p.queue {
+        QueueId::Backend if b.try_again_reads_server_served => {
+            sys.px.servers.iter().all(|v| v.served == 0)
+        }
         QueueId::Backend => sys.px.served == 0,
         QueueId::Server(v) => sys.px.servers[v as usize].served == 0,
     };
@@ -188,6 +191,43 @@ pub fn process_srv_queue(sys: &mut System, v: ServerId, j: &mut Journal) {
         sys.defer_atomic(Counter::PxServed, done);
     }
     j.note(|| Event::ProcessSrvQueue(v, picked));
+}
+
+/// Models the tail of `process_srv_queue(srv)` that cda7275ef added (queue.c:516–545
+/// at 50872daa6), run after the batch's unlock and counters: when neither the server
+/// nor the backend serves anything and `px->ready_srv` is NULL, the server publishes
+/// itself in `ready_srv`, then tries one more `pendconn_process_next_strm` in case a
+/// stream queued just before the store (with 659d5f657's `totpend`/`px->served`
+/// updates; under the queue lock since 99f5be563, one section here either way).
+pub fn process_srv_queue_tail(sys: &mut System, v: ServerId, j: &mut Journal) {
+    let srv = &sys.px.servers[v as usize];
+    let why = if srv.served != 0 {
+        Some("its served > 0")
+    } else if sys.px.served != 0 {
+        Some("px->served > 0")
+    } else if sys.px.ready_srv.is_some() {
+        Some("ready_srv already set")
+    } else {
+        None
+    };
+    if why.is_some() {
+        j.note(|| Event::ReadySrvTail(v, why, Vec::new()));
+        return;
+    }
+    sys.px.ready_srv = Some(v);
+    let srv = &sys.px.servers[v as usize];
+    let px_ok = srv.usable();
+    let room = srv.dyn_maxconn().is_none_or(|m| srv.served < m);
+    let mut picked = Vec::new();
+    if room {
+        if let Some(s) = pendconn_process_next_strm(sys, v, px_ok) {
+            sys.px.servers[v as usize].served += 1;
+            picked.push(s);
+            sys.defer_atomic(Counter::PxTotpend, -1);
+            sys.defer_atomic(Counter::PxServed, 1);
+        }
+    }
+    j.note(|| Event::ReadySrvTail(v, None, picked));
 }
 
 /// Models `pendconn_process_next_strm()`: picks the older of the server queue's head and

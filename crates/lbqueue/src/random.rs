@@ -169,6 +169,7 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
             name: format!("s{}", i + 1),
             maxconn: rng.between(0, l.max_maxconn.into()) as u8,
             weight: rng.between(1, l.max_weight.into()) as u8,
+            strict_maxconn: false,
         })
         .collect();
     let algo = *rng.pick(&ALGOS);
@@ -188,6 +189,7 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         name: "random".to_string(),
         description: "drawn by lbqueue::random".to_string(),
         variant: l.variant,
+        changes: Vec::new(),
         algo,
         servers,
         threads,
@@ -560,6 +562,7 @@ mod tests {
                 name: format!("s{i}"),
                 maxconn: 1,
                 weight: 1,
+                strict_maxconn: false,
             })
             .collect();
         s.cli = cli;

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::state::{LbAlgo, ServerId, ThreadId};
-use crate::variant::{SeededBug, Variant};
+use crate::variant::{Behaviour, SeededBug, Switch, Variant};
 
 /// Limits that keep every counter in a `u8` and a run of the threaded engines short.
 /// An exhaustive search is practical up to about 6 streams (CHECKS.md, "Scale"); the
@@ -35,6 +35,9 @@ pub struct ServerConfig {
     pub maxconn: u8,
     /// Its weight.
     pub weight: u8,
+    /// `strict-maxconn` (706b00842): the slot is released only once the server
+    /// connection is freed (`stream_free`), not when the server side closes.
+    pub strict_maxconn: bool,
 }
 
 /// What a CLI command does.
@@ -66,6 +69,9 @@ pub struct Scenario {
     pub description: String,
     /// The queue logic version under test.
     pub variant: Variant,
+    /// Switches turned on (`true`) or off on top of the variant's row, in order
+    /// (`behaviour = ["+ready-srv"]`, `lbq check --with`): a candidate patch.
+    pub changes: Vec<(Switch, bool)>,
     /// The backend's LB algorithm.
     pub algo: LbAlgo,
     /// The servers, `s1` first.
@@ -94,21 +100,63 @@ pub struct CliSection {
     pub command: CliCommand,
     /// Whether it is the command's first section.
     pub first: bool,
+    /// Which section of the command it is: 0 the state change, 1 the queue work under
+    /// another lock, 2 (`ready_srv` only, after `enable`'s `process_srv_queue`) the
+    /// batch's tail that may publish `px->ready_srv`.
+    pub index: u8,
 }
 
 impl Scenario {
-    /// Number of CLI sections (every command has two: the state change, then the
-    /// queue work under another lock).
+    /// The behaviour under check: the variant's row with the scenario's changes.
+    pub fn behaviour(&self) -> Behaviour {
+        self.variant.behaviour().with_changes(&self.changes)
+    }
+
+    /// The variant's name with the scenario's changes (`master +ready-srv-reset-on-down`).
+    pub fn variant_label(&self) -> String {
+        let mut label = self.variant.name().to_string();
+        for &c in &self.changes {
+            label.push(' ');
+            label.push_str(&Switch::change_text(c));
+        }
+        label
+    }
+
+    /// How many sections a CLI command has: the state change, then the queue work
+    /// under another lock, and with `ready_srv` after `enable`'s `process_srv_queue` its
+    /// tail (the test that may publish `px->ready_srv`).
+    fn sections_of(&self, c: CliCommand, b: &Behaviour) -> u8 {
+        match c.kind {
+            CliKind::Enable if b.ready_srv && b.enable_processes_queue => 3,
+            _ => 2,
+        }
+    }
+
+    /// Number of CLI sections of the whole script.
     pub fn cli_section_count(&self) -> usize {
-        self.cli.len() * 2
+        let b = self.behaviour();
+        self.cli
+            .iter()
+            .map(|&c| usize::from(self.sections_of(c, &b)))
+            .sum()
     }
 
     /// The CLI section at `pc`.
     pub fn cli_section(&self, pc: u8) -> Option<CliSection> {
-        self.cli.get(pc as usize / 2).map(|&command| CliSection {
-            command,
-            first: pc.is_multiple_of(2),
-        })
+        let b = self.behaviour();
+        let mut left = pc;
+        for &command in &self.cli {
+            let n = self.sections_of(command, &b);
+            if left < n {
+                return Some(CliSection {
+                    command,
+                    first: left == 0,
+                    index: left,
+                });
+            }
+            left -= n;
+        }
+        None
     }
 
     /// The same scenario checked against another variant.
@@ -154,6 +202,14 @@ impl Scenario {
         out.push_str(&format!("name = {}\n", toml_str(&self.name)));
         out.push_str(&format!("description = {}\n", toml_str(&self.description)));
         out.push_str(&format!("variant = {:?}\n", self.variant.name()));
+        if !self.changes.is_empty() {
+            let changes: Vec<String> = self
+                .changes
+                .iter()
+                .map(|&c| toml_str(&Switch::change_text(c)))
+                .collect();
+            out.push_str(&format!("behaviour = [{}]\n", changes.join(", ")));
+        }
         out.push_str(&format!("algo = {:?}\n", algo_name(self.algo)));
         out.push_str(&format!("threads = {}\n", self.threads));
         let streams: Vec<String> = self.streams.iter().map(|t| (t + 1).to_string()).collect();
@@ -175,6 +231,9 @@ impl Scenario {
                 s.maxconn,
                 s.weight
             ));
+            if s.strict_maxconn {
+                out.push_str("strict_maxconn = true\n");
+            }
         }
         out
     }
@@ -254,6 +313,8 @@ struct ScenarioFile {
     name: Option<String>,
     description: Option<String>,
     variant: Option<String>,
+    #[serde(default)]
+    behaviour: Vec<String>,
     algo: String,
     threads: i64,
     streams: Vec<i64>,
@@ -273,6 +334,8 @@ struct ServerFile {
     maxconn: i64,
     #[serde(default = "default_weight")]
     weight: i64,
+    #[serde(default)]
+    strict_maxconn: bool,
 }
 
 fn default_weight() -> i64 {
@@ -299,14 +362,24 @@ impl ScenarioFile {
     fn validate(self, default_name: &str) -> Result<Scenario, ScenarioError> {
         let variant = match &self.variant {
             Some(v) => v.parse::<Variant>().map_err(|_| {
+                let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
                 field_err(
                     "variant",
-                    "one of toctou, livelock, purge, upstream, fixed",
+                    format!("one of {}", names.join(", ")),
                     format!("{v:?}"),
                 )
             })?,
             None => Variant::Fixed,
         };
+        let changes = self
+            .behaviour
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                Switch::parse_change(text)
+                    .map_err(|e| field_err(format!("behaviour[{i}]"), e, format!("{text:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let split_atomics = match self.atomics.as_deref() {
             None | Some("in-section") => false,
             Some("split") => true,
@@ -346,6 +419,7 @@ impl ScenarioFile {
                 name: s.name.clone(),
                 maxconn: in_range(&at("maxconn"), s.maxconn, 0, limits::MAXCONN.into())?,
                 weight: in_range(&at("weight"), s.weight, 1, limits::WEIGHT.into())?,
+                strict_maxconn: s.strict_maxconn,
             });
         }
         let threads = in_range("threads", self.threads, 1, limits::THREADS.into())?;
@@ -382,6 +456,7 @@ impl ScenarioFile {
             name: self.name.unwrap_or_else(|| default_name.to_string()),
             description: self.description.unwrap_or_default(),
             variant,
+            changes,
             algo,
             servers,
             threads,

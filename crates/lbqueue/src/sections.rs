@@ -9,17 +9,21 @@
 use std::fmt;
 
 use crate::event::{AssignResult, Event, Journal};
-use crate::lb::{assign_server, sess_change_server};
+use crate::lb::{assign_server, sess_change_server, take_reserved_slot};
 use crate::queue::{
     may_dequeue_tasks, pendconn_add, pendconn_dequeue, pendconn_must_try_again_in_call,
-    process_srv_queue, Dequeued, TryAgain,
+    process_srv_queue, process_srv_queue_tail, unlink_from_tree, Dequeued, TryAgain,
 };
 use crate::scenario::Scenario;
 use crate::server::run_cli_section;
 use crate::state::{
-    Call, Counter, Outcome, Pc, Phase, QueueId, ServerId, StreamId, System, Task, ThreadId,
+    AfterTail, Call, Counter, Outcome, Pc, Phase, QueueId, ServerId, StreamId, System, Task,
+    ThreadId,
 };
-use crate::stream::{connect_server, release_slot, stream_end, stream_free_killed};
+use crate::stream::{
+    connect_server, release_slot, stream_end, stream_end_keeping_slot, stream_free_killed,
+    stream_shutdown_self,
+};
 use crate::variant::Behaviour;
 
 /// Who runs a section. Weak fairness is between actors.
@@ -119,7 +123,7 @@ pub fn is_enabled(sys: &System, sc: &Scenario, actor: Actor) -> bool {
 /// Runs one section of `actor`, or, with split atomics, the next counter update the
 /// actor owes from its last section. The actor must be enabled.
 pub fn step(sys: &mut System, sc: &Scenario, actor: Actor, j: &mut Journal) {
-    let b = sc.variant.behaviour();
+    let b = sc.behaviour();
     // change-counter: what the backend queue's change count looks at.
     let before = b
         .retry_only_after_queue_change
@@ -170,9 +174,10 @@ fn run_actor(
     match actor {
         Actor::Thread(t) => Some((t, thread_step(sys, t, b, j))),
         Actor::Cli => {
-            let command = sys.cli_command(sc).expect("CLI step with an empty script");
-            let second_half = sys.cli_pc % 2 == 1;
-            run_cli_section(sys, command, second_half, b, sc.seeded_bug, j);
+            let section = sc
+                .cli_section(sys.cli_pc)
+                .expect("CLI step with an empty script");
+            run_cli_section(sys, section.command, section.index, b, sc.seeded_bug, j);
             sys.cli_pc += 1;
             None
         }
@@ -298,12 +303,18 @@ fn run_section(
                 }
                 AssignResult::NoServer => {
                     // srv_redispatch_connect: NOSRV → 503, the stream ends.
-                    stream_end(sys, s, Outcome::NoServer, j);
+                    stream_end(sys, s, Outcome::NoServer, b, j);
                     None
                 }
             }
         }
-        Pc::CheckServer(v) => Some(check_server(sys, s, v, j)),
+        Pc::CheckServer(v) => Some(check_server(sys, s, v, b, j)),
+        Pc::TakeSlot(v) => {
+            sess_change_server(sys, s, Some(v), b);
+            sys.streams[s as usize].phase = Phase::Ass;
+            j.note(|| Event::TookSlot(s, v));
+            Some(Pc::Connect)
+        }
         Pc::AddToServerQueue(v) => {
             pendconn_add(sys, s, j);
             queued(sys, s, j);
@@ -314,11 +325,41 @@ fn run_section(
             pendconn_add(sys, s, j);
             if b.try_again {
                 Some(Pc::MustTryAgain)
+            } else if b.ready_srv {
+                Some(Pc::TakeReadySrv)
             } else {
                 queued(sys, s, j);
                 None
             }
         }
+        Pc::TakeReadySrv => {
+            let got = sys.px.ready_srv.take();
+            j.note(|| Event::ReadySrvSwapped(s, got));
+            match got {
+                Some(v) => Some(Pc::ClaimReadySrv(v)),
+                None if b.queued_stream_checks_dequeuer => Some(Pc::CheckDequeuer),
+                None => {
+                    queued(sys, s, j);
+                    None
+                }
+            }
+        }
+        Pc::ClaimReadySrv(v) => {
+            let won = sys.px.servers[v as usize].served == 0;
+            j.note(|| Event::ReadySrvClaimed(s, v, won));
+            if won {
+                sys.px.servers[v as usize].served = 1;
+                Some(Pc::UnlinkForReadySrv(v))
+            } else if b.queued_stream_checks_dequeuer {
+                Some(Pc::CheckDequeuer)
+            } else {
+                // "Somebody else can now wake up us, stop now."
+                queued(sys, s, j);
+                None
+            }
+        }
+        Pc::CheckDequeuer => check_dequeuer(sys, s, j),
+        Pc::UnlinkForReadySrv(v) => unlink_for_ready_srv(sys, s, v, b, j),
         Pc::MustTryAgain => {
             // bounded-retry: `if (tries++ < K && pendconn_must_try_again(p)) goto
             // balance_again;` — once the rounds are spent, QUEUED without asking.
@@ -348,14 +389,18 @@ fn run_section(
             }
         }
         Pc::DequeueAfterQueueing(v) | Pc::DequeueAfterRelease(v) => {
-            offer_slot(sys, v, b, j);
-            None
+            let ran = offer_slot(sys, v, b, j);
+            then_tail(b, ran, AfterTail::Yield)
+        }
+        Pc::ReadySrvTail(v, after) => {
+            process_srv_queue_tail(sys, v, j);
+            continue_after(after)
         }
         Pc::Dequeue => match pendconn_dequeue(sys, s, j) {
             Dequeued::StillQueued => None,
             // stream_free offers the target server's queue a slot (via the target).
             Dequeued::TimedOut => {
-                stream_end(sys, s, Outcome::QueueTimeout, j).map(Pc::DequeueAfterRelease)
+                stream_end(sys, s, Outcome::QueueTimeout, b, j).map(Pc::DequeueAfterRelease)
             }
             Dequeued::Assigned => Some(Pc::Connect),
             Dequeued::Rebalance => Some(Pc::AssignServer),
@@ -366,25 +411,46 @@ fn run_section(
         }
         Pc::Close => {
             let strm = &sys.streams[s as usize];
+            let strict = |sys: &System| {
+                sys.streams[s as usize]
+                    .srv_conn
+                    .is_some_and(|v| sys.px.servers[v as usize].strict_maxconn)
+            };
             match (strm.kill_requested, strm.phase) {
+                // 51611a5b7: the forced shutdown releases the slot and dequeues at once,
+                // whatever the back side's state; the stream is freed after.
+                (true, _) if b.shutdown_releases_at_once => {
+                    match stream_shutdown_self(sys, s, b, j) {
+                        Some(v) => Some(Pc::ShutdownDequeue(v)),
+                        None => Some(Pc::StreamFree),
+                    }
+                }
+                // strict-maxconn: the connection closes, the slot waits for stream_free.
+                (false, _) if strict(sys) => {
+                    stream_end_keeping_slot(sys, s, j).map(Pc::FreeDequeue)
+                }
                 // Connected: the server connection closes (SC_ST_DIS), slot first.
-                (false, _) => stream_end(sys, s, Outcome::Served, j).map(Pc::DequeueAfterRelease),
+                (false, _) => {
+                    stream_end(sys, s, Outcome::Served, b, j).map(Pc::DequeueAfterRelease)
+                }
                 (true, Phase::Est) => {
-                    stream_end(sys, s, Outcome::Killed, j).map(Pc::DequeueAfterRelease)
+                    stream_end(sys, s, Outcome::Killed, b, j).map(Pc::DequeueAfterRelease)
                 }
                 // Killed before connecting: stream_free, dequeue before the slot goes.
-                (true, _) => match stream_free_killed(sys, s, j) {
-                    Some(v) => Some(Pc::FreeDequeue(v)),
-                    None => Some(Pc::FreeReleaseSlot),
-                },
+                (true, _) => stream_free(sys, s, b, j),
             }
         }
+        Pc::ShutdownDequeue(v) => {
+            let ran = offer_slot(sys, v, b, j);
+            then_tail(b, ran, AfterTail::StreamFree)
+        }
+        Pc::StreamFree => stream_free(sys, s, b, j),
         Pc::FreeDequeue(v) => {
-            offer_slot(sys, v, b, j);
-            Some(Pc::FreeReleaseSlot)
+            let ran = offer_slot(sys, v, b, j);
+            then_tail(b, ran, AfterTail::FreeReleaseSlot)
         }
         Pc::FreeReleaseSlot => {
-            let old = release_slot(sys, s, j);
+            let old = release_slot(sys, s, b, j);
             // dc9ce9c26: stream_free offers the slot it just released too.
             old.filter(|_| b.dequeue_after_free_release)
                 .map(Pc::DequeueAfterRelease)
@@ -392,9 +458,108 @@ fn run_section(
     }
 }
 
+/// `stream_free` of a killed stream: its pendconn goes, then its target's queue is
+/// offered a slot ([`Pc::FreeDequeue`]) before the slot it may still hold is released.
+fn stream_free(sys: &mut System, s: StreamId, b: Behaviour, j: &mut Journal) -> Option<Pc> {
+    let adopt_pendconn_target = !b.shutdown_releases_at_once;
+    match stream_free_killed(sys, s, adopt_pendconn_target, j) {
+        Some(v) => Some(Pc::FreeDequeue(v)),
+        None => Some(Pc::FreeReleaseSlot),
+    }
+}
+
+/// `master-fixed`: after a backend `pendconn_add` that got no server from `ready_srv`,
+/// the stream reads the servers' `served` (each dropped with its slot, before the
+/// releasing stream checks the queues in `may_dequeue_tasks`): a usable server serving a
+/// stream will dequeue us. If there is none, nobody will: it runs a usable server's
+/// queue itself; with no usable server left it takes its entry back and goes to
+/// `balance_again`, where the LB answers NOSRV.
+fn check_dequeuer(sys: &mut System, s: StreamId, j: &mut Journal) -> Option<Pc> {
+    let servers = &sys.px.servers;
+    // Already dequeued (or purged) and woken: pendconn_dequeue will tell where to go.
+    if !sys.is_linked(s) || servers.iter().any(|v| v.usable() && v.served > 0) {
+        j.note(|| Event::DequeuerCheck(s, None));
+        queued(sys, s, j);
+        return None;
+    }
+    match (0..servers.len() as ServerId).find(|&v| servers[v as usize].usable()) {
+        Some(w) => {
+            j.note(|| Event::DequeuerCheck(s, Some(w)));
+            queued(sys, s, j);
+            Some(Pc::DequeueAfterQueueing(w))
+        }
+        None => {
+            crate::queue::pendconn_unlink(sys, s);
+            sys.streams[s as usize].pend_pos = None;
+            j.note(|| Event::DequeuerNone(s));
+            Some(Pc::AssignServer)
+        }
+    }
+}
+
+/// After a section that may have called `process_srv_queue(w)` (`ran`): with
+/// `ready_srv` that call's tail is the next section, then `after`.
+fn then_tail(b: Behaviour, ran: Option<ServerId>, after: AfterTail) -> Option<Pc> {
+    match ran {
+        Some(w) if b.ready_srv => Some(Pc::ReadySrvTail(w, after)),
+        _ => continue_after(after),
+    }
+}
+
+/// The section that follows a `process_srv_queue` call (and its tail).
+fn continue_after(after: AfterTail) -> Option<Pc> {
+    match after {
+        AfterTail::Yield => None,
+        AfterTail::FreeReleaseSlot => Some(Pc::FreeReleaseSlot),
+        AfterTail::StreamFree => Some(Pc::StreamFree),
+    }
+}
+
+/// Models the end of assign_server_and_queue's `ready_srv` path, under the backend
+/// queue lock (backend.c:1139–1171 at 50872daa6): if the stream's own entry is still
+/// linked, it is taken back (`length`, `totpend` after the unlock) and the server the
+/// stream reserved (`served` 0 → 1) is used: SRV_STATUS_OK. If a dequeuer already took
+/// it, the reservation is given back (`served--`) and the stream stays QUEUED — before
+/// e9d34f991 returning with the lock still held.
+fn unlink_for_ready_srv(
+    sys: &mut System,
+    s: StreamId,
+    v: ServerId,
+    b: Behaviour,
+    j: &mut Journal,
+) -> Option<Pc> {
+    if !sys.is_linked(s) {
+        let leaked = !b.ready_srv_unlocks_when_dequeued;
+        if leaked {
+            sys.px.queue_lock_leaked = true;
+        }
+        sys.defer_atomic(Counter::SrvServed(v), -1);
+        j.note(|| Event::ReadySrvAlreadyDequeued(s, v, leaked));
+        queued(sys, s, j);
+        // master-fixed: the reservation may have made a stream queue on `v`.
+        return b
+            .ready_srv_giveback_dequeues
+            .then_some(Pc::DequeueAfterRelease(v));
+    }
+    let queue = unlink_from_tree(sys, s);
+    sys.defer_atomic(Counter::Length(queue), -1);
+    sys.defer_atomic(Counter::PxTotpend, -1);
+    let strm = &mut sys.streams[s as usize];
+    strm.pend_pos = None;
+    strm.assigned = true;
+    strm.target = Some(v);
+    strm.phase = Phase::Ass;
+    take_reserved_slot(sys, s, v);
+    j.note(|| Event::ReadySrvUsed(s, v));
+    Some(Pc::Connect)
+}
+
 /// assign_server_and_queue, SRV_STATUS_OK branch: take a slot on the picked server,
-/// or queue on it when it is full or already has a queue.
-fn check_server(sys: &mut System, s: StreamId, v: ServerId, j: &mut Journal) -> Pc {
+/// or queue on it when it is full or already has a queue. Since 3372a2ea0 the test and
+/// the slot are one compare-and-swap on `served` (backend.c:1046–1096 at 50872daa6);
+/// before it the test read the counters and `sess_change_server` took the slot in a
+/// separate operation ([`Pc::TakeSlot`]), so two streams could both see the last slot.
+fn check_server(sys: &mut System, s: StreamId, v: ServerId, b: Behaviour, j: &mut Journal) -> Pc {
     if sys.streams[s as usize].srv_conn == Some(v) {
         sys.streams[s as usize].phase = Phase::Ass;
         return Pc::Connect;
@@ -406,8 +571,11 @@ fn check_server(sys: &mut System, s: StreamId, v: ServerId, j: &mut Journal) -> 
     if full {
         j.note(|| Event::ServerFull(s, v));
         Pc::AddToServerQueue(v)
+    } else if !b.slot_reserved_at_pick {
+        j.note(|| Event::ServerHasRoom(s, v));
+        Pc::TakeSlot(v)
     } else {
-        sess_change_server(sys, s, Some(v));
+        sess_change_server(sys, s, Some(v), b);
         sys.streams[s as usize].phase = Phase::Ass;
         j.note(|| Event::TookSlot(s, v));
         Pc::Connect
@@ -428,10 +596,12 @@ fn queued(sys: &mut System, s: StreamId, j: &mut Journal) {
 /// usable server that may dequeue runs its queue instead: a stream served on a server
 /// that went down counted in `px->served`, so `pendconn_must_try_again` trusted it to
 /// dequeue the backend, and it never will.
-fn offer_slot(sys: &mut System, v: ServerId, b: Behaviour, j: &mut Journal) {
+///
+/// Returns the server whose queue `process_srv_queue` ran, if it ran.
+fn offer_slot(sys: &mut System, v: ServerId, b: Behaviour, j: &mut Journal) -> Option<ServerId> {
     if may_dequeue_tasks(sys, v) {
         process_srv_queue(sys, v, j);
-        return;
+        return Some(v);
     }
     j.note(|| Event::NoDequeue(v));
     let stranded = sys.px.queue.length > 0 && !sys.px.servers[v as usize].usable();
@@ -441,8 +611,10 @@ fn offer_slot(sys: &mut System, v: ServerId, b: Behaviour, j: &mut Journal) {
             (0..n).find(|&w| sys.px.servers[w as usize].usable() && may_dequeue_tasks(sys, w))
         {
             process_srv_queue(sys, w, j);
+            return Some(w);
         }
     }
+    None
 }
 
 #[cfg(test)]

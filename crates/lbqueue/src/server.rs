@@ -2,7 +2,9 @@
 //! `srv_shutdown_streams`.
 
 use crate::event::{Event, Journal};
-use crate::queue::{pendconn_grab_from_px, pendconn_redistribute, process_srv_queue};
+use crate::queue::{
+    pendconn_grab_from_px, pendconn_redistribute, process_srv_queue, process_srv_queue_tail,
+};
 use crate::scenario::{CliCommand, CliKind};
 use crate::state::{Phase, ServerId, System};
 use crate::variant::{Behaviour, SeededBug};
@@ -33,7 +35,12 @@ pub fn srv_shutdown_streams(sys: &mut System, v: ServerId, j: &mut Journal) {
         .conns
         .iter()
         .copied()
-        .filter(|&s| !matches!(sys.streams[s as usize].phase, Phase::Done(_)))
+        // A stream already told to die is dying: since 36d151dc1 it may still hold its
+        // slot while it runs the end of its shutdown, and it is freed before it runs again.
+        .filter(|&s| {
+            let strm = &sys.streams[s as usize];
+            !matches!(strm.phase, Phase::Done(_)) && !strm.kill_requested
+        })
         .collect();
     for &s in &victims {
         sys.streams[s as usize].kill_requested = true;
@@ -42,24 +49,42 @@ pub fn srv_shutdown_streams(sys: &mut System, v: ServerId, j: &mut Journal) {
     j.note(|| Event::KillRequested(v, victims));
 }
 
+/// Models 0144426df's reset in `srv_update_status()` (server.c:7705–7709 at 50872daa6):
+/// a server no longer RUNNING is taken back out of `px->ready_srv` by compare-and-swap.
+pub fn ready_srv_reset(sys: &mut System, v: ServerId, j: &mut Journal) {
+    if sys.px.ready_srv == Some(v) {
+        sys.px.ready_srv = None;
+        j.note(|| Event::ReadySrvReset(v));
+    }
+}
+
 /// One section of a CLI command: `disable` and `shutdown sessions` end with
-/// `pendconn_redistribute()`, `enable` with `pendconn_grab_from_px()`, each a separate
-/// section from the state change before it (another lock).
+/// `pendconn_redistribute()`, `enable` with `pendconn_grab_from_px()` (or, since
+/// 111ea83ed, `process_srv_queue()` and, with `ready_srv`, that call's tail), each a
+/// separate section from the one before it (another lock). `index` is the section's
+/// place in its command ([`crate::scenario::CliSection::index`]).
 pub fn run_cli_section(
     sys: &mut System,
     command: CliCommand,
-    second_half: bool,
+    index: u8,
     b: Behaviour,
     bug: Option<SeededBug>,
     j: &mut Journal,
 ) {
     let v = command.server;
-    match (command.kind, second_half) {
-        (CliKind::Disable, false) => srv_set_admin_maint(sys, v, j),
-        (CliKind::Shutdown, false) => srv_shutdown_streams(sys, v, j),
-        (CliKind::Disable | CliKind::Shutdown, true) => pendconn_redistribute(sys, v, b, bug, j),
-        (CliKind::Enable, false) => srv_clear_admin_maint(sys, v, j),
-        (CliKind::Enable, true) if b.enable_processes_queue => process_srv_queue(sys, v, j),
-        (CliKind::Enable, true) => pendconn_grab_from_px(sys, v, j),
+    match (command.kind, index) {
+        (CliKind::Disable, 0) => srv_set_admin_maint(sys, v, j),
+        (CliKind::Shutdown, 0) => srv_shutdown_streams(sys, v, j),
+        (CliKind::Disable, _) => {
+            pendconn_redistribute(sys, v, b, bug, j);
+            if b.ready_srv_reset_on_down {
+                ready_srv_reset(sys, v, j);
+            }
+        }
+        (CliKind::Shutdown, _) => pendconn_redistribute(sys, v, b, bug, j),
+        (CliKind::Enable, 0) => srv_clear_admin_maint(sys, v, j),
+        (CliKind::Enable, 1) if b.enable_processes_queue => process_srv_queue(sys, v, j),
+        (CliKind::Enable, 1) => pendconn_grab_from_px(sys, v, j),
+        (CliKind::Enable, _) => process_srv_queue_tail(sys, v, j),
     }
 }

@@ -60,6 +60,9 @@ pub struct Server {
     /// `srv_shutdown_streams()` walks. HAProxy keeps one such list per thread that
     /// attached the stream; the model keeps one per server (CHECKS.md).
     pub conns: SmallVec<[StreamId; 2]>,
+    /// `strict-maxconn` (706b00842, SRV_F_STRICT_MAXCONN): the slot is released only
+    /// when the server connection is freed, in `stream_free`; static.
+    pub strict_maxconn: bool,
 }
 
 impl Server {
@@ -115,6 +118,15 @@ pub struct Proxy {
     pub servers: SmallVec<[Server; 2]>,
     /// Every linked pendconn of every queue, oldest first (the queue trees' keys).
     pub pendconns: SmallVec<[StreamId; 8]>,
+    /// `px->ready_srv` (cda7275ef): a server that `process_srv_queue` found with nothing
+    /// served on it or on the backend, published for a stream that queues just after.
+    /// NULL at start: a server without health checks starts RUNNING without a state
+    /// change, so no `process_srv_queue` runs at boot (server.c:3177 at 50872daa6).
+    pub ready_srv: Option<ServerId>,
+    /// The backend queue's lock was left held by a section that returned without
+    /// releasing it (the `ready_srv` path before e9d34f991): every later taker of that
+    /// lock spins forever.
+    pub queue_lock_leaked: bool,
 }
 
 impl Proxy {
@@ -253,6 +265,29 @@ pub enum Pc {
     FreeDequeue(ServerId),
     /// `stream_free`, after that: `sess_change_server(s, NULL)` (the slot goes only now).
     FreeReleaseSlot,
+    /// Before 3372a2ea0, assign_server_and_queue's OK branch after the "is it full" test
+    /// found room: `sess_change_server(s, srv)` increments `served`, a separate atomic.
+    TakeSlot(ServerId),
+    /// `ready_srv` path after a backend `pendconn_add`: `XCHG(&be->ready_srv, NULL)`.
+    TakeReadySrv,
+    /// `ready_srv` path: `CAS(&newserv->served, 0, 1)` while `served` reads 0.
+    ClaimReadySrv(ServerId),
+    /// `ready_srv` path, under the backend queue lock: take our own entry back if it is
+    /// still linked and use the server; else give the slot back (`served--`) and stay
+    /// queued.
+    UnlinkForReadySrv(ServerId),
+    /// The tail of a `process_srv_queue(srv)` call (cda7275ef, after the batch's unlock
+    /// and counters): if `srv->served == 0 && px->served == 0` and `ready_srv` is NULL,
+    /// publish the server and try one more dequeue; then go on as `AfterTail` says.
+    ReadySrvTail(ServerId, AfterTail),
+    /// `stream_shutdown_self` (51611a5b7) released the slot: `may_dequeue_tasks` →
+    /// `process_srv_queue` on the target, at once.
+    ShutdownDequeue(ServerId),
+    /// After `stream_shutdown_self`: the stream ends and is freed (`stream_free`).
+    StreamFree,
+    /// `master-fixed`: the queued stream got no server from `ready_srv`; it reads the
+    /// servers' `served` to make sure somebody will dequeue it.
+    CheckDequeuer,
 }
 
 impl Pc {
@@ -265,8 +300,25 @@ impl Pc {
                 | Pc::AddToServerQueue(_)
                 | Pc::AddToBackendQueue
                 | Pc::MustTryAgain
+                | Pc::TakeSlot(_)
+                | Pc::TakeReadySrv
+                | Pc::ClaimReadySrv(_)
+                | Pc::UnlinkForReadySrv(_)
+                | Pc::CheckDequeuer
         )
     }
+}
+
+/// What a thread does after a `process_srv_queue` tail ([`Pc::ReadySrvTail`]): the
+/// section that followed the `process_srv_queue` call in HAProxy's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AfterTail {
+    /// The task yields (the call was the last thing it did).
+    Yield,
+    /// `stream_free` goes on with `sess_change_server(s, NULL)` ([`Pc::FreeReleaseSlot`]).
+    FreeReleaseSlot,
+    /// `stream_shutdown_self` is done; the stream is freed next ([`Pc::StreamFree`]).
+    StreamFree,
 }
 
 /// The local variables one call of `assign_server_and_queue()` carries from one of its
@@ -307,6 +359,8 @@ pub enum Counter {
     PxTotpend,
     /// A queue's `length`.
     Length(QueueId),
+    /// A server's `served`, when HAProxy drops it after `px->served` (c880c32b1).
+    SrvServed(ServerId),
 }
 
 impl fmt::Display for Counter {
@@ -316,6 +370,7 @@ impl fmt::Display for Counter {
             Counter::PxTotpend => f.write_str("px->totpend"),
             Counter::Length(QueueId::Backend) => f.write_str("px->queue.length"),
             Counter::Length(QueueId::Server(v)) => write!(f, "s{}->queue.length", v + 1),
+            Counter::SrvServed(v) => write!(f, "s{}->served", v + 1),
         }
     }
 }
@@ -382,6 +437,7 @@ impl System {
                 dequeuing: false,
                 weight: s.weight,
                 conns: SmallVec::new(),
+                strict_maxconn: s.strict_maxconn,
             })
             .collect();
         System {
@@ -394,6 +450,8 @@ impl System {
                 rr_next: 0,
                 servers,
                 pendconns: SmallVec::new(),
+                ready_srv: None,
+                queue_lock_leaked: false,
             },
             streams: scenario.streams.iter().map(|&t| Stream::new(t)).collect(),
             threads: smallvec::smallvec![Thread::default(); scenario.threads as usize],
@@ -428,6 +486,7 @@ impl System {
             Counter::PxServed => &mut self.px.served,
             Counter::PxTotpend => &mut self.px.totpend,
             Counter::Length(q) => &mut self.px.queue_mut(q).length,
+            Counter::SrvServed(v) => &mut self.px.servers[v as usize].served,
         };
         *c = c.wrapping_add_signed(delta);
     }

@@ -186,17 +186,20 @@ fn everything_to_shrink() -> Scenario {
         name: "shrink-me".to_string(),
         description: String::new(),
         variant: Variant::Purge,
+        changes: Vec::new(),
         algo: LbAlgo::Hash,
         servers: vec![
             ServerConfig {
                 name: "s1".to_string(),
                 maxconn: 2,
                 weight: 3,
+                strict_maxconn: false,
             },
             ServerConfig {
                 name: "s2".to_string(),
                 maxconn: 0,
                 weight: 1,
+                strict_maxconn: false,
             },
         ],
         threads: 3,
@@ -299,6 +302,7 @@ fn the_smallest_scenario_has_no_reductions() {
             name: "s1".to_string(),
             maxconn: 0,
             weight: 1,
+            strict_maxconn: false,
         }],
         threads: 1,
         streams: vec![0],

@@ -72,11 +72,13 @@ fn the_good_file_reads_as_written() {
             name: "from-file".to_string(),
             description: String::new(),
             variant: Variant::Fixed,
+            changes: Vec::new(),
             algo: LbAlgo::RoundRobin,
             servers: vec![ServerConfig {
                 name: "s1".to_string(),
                 maxconn: 1,
                 weight: 1,
+                strict_maxconn: false,
             }],
             threads: 2,
             // Threads are 1-based in files, 0-based in the model.
@@ -529,7 +531,8 @@ fn presets_reproduction_is_the_seed_commit_s_reproducer_at_scale() {
         [ServerConfig {
             name: "s1".to_string(),
             maxconn: 1,
-            weight: 1
+            weight: 1,
+            strict_maxconn: false,
         }]
     );
     assert_eq!(

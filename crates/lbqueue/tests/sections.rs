@@ -175,7 +175,7 @@ fn attach(sys: &mut System, s: StreamId) {
 /// The stream took a slot on `v` (`sess_change_server`) and is about to connect (ASS).
 fn take_slot(sys: &mut System, s: StreamId, v: ServerId) {
     attach(sys, s);
-    sess_change_server(sys, s, Some(v));
+    sess_change_server(sys, s, Some(v), Variant::Fixed.behaviour());
     let strm = &mut sys.streams[s as usize];
     strm.target = Some(v);
     strm.assigned = true;
@@ -1139,7 +1139,7 @@ fn may_dequeue_tasks_counts_open_connections_not_served_slots() {
     // served 0 but one connection still open (counted in cur_sess): no.
     let mut sys = System::new(&sc);
     serve(&mut sys, S1, SRV1);
-    sess_change_server(&mut sys, S1, None);
+    sess_change_server(&mut sys, S1, None, Variant::Fixed.behaviour());
     enqueue_backend(&mut sys, S2);
     assert_eq!(sys.px.servers[SRV1 as usize].served, 0);
     assert_eq!(sys.px.servers[SRV1 as usize].cur_sess, 1);

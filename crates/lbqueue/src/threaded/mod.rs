@@ -503,6 +503,13 @@ pub fn broken_properties(sys: &System, sc: &Scenario) -> Vec<(&'static str, Stri
     if let Err(detail) = invariants::counters_consistent(sys) {
         broken.push(("counters_consistent", detail));
     }
+    if let Err(detail) = invariants::maxconn_respected(sys) {
+        broken.push(("maxconn_respected", detail));
+    }
+    if !invariants::queue_locks_released(sys) {
+        let detail = "a section returned with the backend queue lock held".to_string();
+        broken.push(("queue_locks_released", detail));
+    }
     let linked = || {
         let names: Vec<String> = sys
             .px
