@@ -101,7 +101,7 @@ fn an_unknown_field_is_named_with_its_line() {
     assert_eq!(
         refused(&text),
         "scenario file, line 3, field `colour`: unknown field `colour`, expected one of \
-         `name`, `description`, `variant`, `algo`, `threads`, `streams`, `cli`, \
+         `name`, `description`, `variant`, `behaviour`, `algo`, `threads`, `streams`, `cli`, \
          `queue_timeout`, `atomics`, `servers`"
     );
     // Inside a `[[servers]]` table (line 9) the expected fields are a server's.
@@ -109,7 +109,7 @@ fn an_unknown_field_is_named_with_its_line() {
     assert_eq!(
         refused(&text),
         "scenario file, line 9, field `backup`: unknown field `backup`, expected one of \
-         `name`, `maxconn`, `weight`"
+         `name`, `maxconn`, `weight`, `strict_maxconn`"
     );
 }
 
@@ -429,7 +429,7 @@ fn optional_fields_take_their_documented_defaults_or_the_values_given() {
     assert_eq!(
         refused(&format!("variant = \"yolo\"\n{GOOD}")),
         "scenario field `variant`: expected one of toctou, livelock, purge, upstream, fixed, \
-         found \"yolo\""
+         bounded-retry, change-counter, ready-srv, master, master-fixed, found \"yolo\""
     );
     for (name, algo) in [
         ("roundrobin", LbAlgo::RoundRobin),

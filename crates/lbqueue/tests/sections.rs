@@ -893,6 +893,9 @@ fn redistribute_purges_the_backend_queue_only_with_the_purge_and_no_usable_weigh
                         | Variant::Fixed
                         | Variant::BoundedRetry
                         | Variant::ChangeCounter
+                        | Variant::ReadySrv
+                        | Variant::Master
+                        | Variant::MasterFixed
                 ) && servers == 1
             );
             if purged {
@@ -1245,6 +1248,12 @@ fn a_thread_finishes_its_current_task_before_running_another_woken_stream() {
         Some((S1, Pc::CheckServer(SRV1)))
     );
     assert_eq!(sys.threads_in_assign().collect::<Vec<_>>(), vec![(T1, S1)]);
+    // Before 3372a2ea0 the "is it full" test and the slot are two sections.
+    step_ok(&mut sys, &sc, Actor::Thread(T1));
+    assert_eq!(
+        sys.threads[T1 as usize].task.map(|t| (t.stream, t.pc)),
+        Some((S1, Pc::TakeSlot(SRV1)))
+    );
     step_ok(&mut sys, &sc, Actor::Thread(T1));
     assert_eq!(
         sys.streams[S2 as usize].phase,

@@ -566,8 +566,13 @@ mod tests {
         }
     }
 
+    /// A preset under `variant`, with 3372a2ea0's compare-and-swap (the "is it full"
+    /// test and the slot in one section) so that the paths below, written as actor
+    /// sequences, take one section per slot whatever the variant.
     fn preset(name: &str, variant: Variant) -> Scenario {
-        presets::get(name).expect("preset").with_variant(variant)
+        let mut sc = presets::get(name).expect("preset").with_variant(variant);
+        sc.changes.push((crate::Switch::SlotReservedAtPick, true));
+        sc
     }
 
     fn pc(m: &Memory, t: usize) -> Option<Pc> {
