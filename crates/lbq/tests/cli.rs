@@ -325,11 +325,11 @@ fn check_reports_its_reduction() {
     let base = ["check", "--variant", "fixed", "--json"];
     let with =
         |extra: &[&'static str]| -> Vec<&str> { base.iter().chain(extra).copied().collect() };
-    assert_eq!(unique(&with(&[])).1, 42_605);
+    assert_eq!(unique(&with(&[])).1, 39_613);
     assert_eq!(unique(&with(&["--reduction", "streams"])).0, "streams");
-    assert_eq!(unique(&with(&["--reduction", "dead"])).1, 56_024);
+    assert_eq!(unique(&with(&["--reduction", "dead"])).1, 51_199);
     let off = unique(&with(&["--reduction", "off"]));
-    assert_eq!((off.0, off.1), ("off".into(), 82_680.into()));
+    assert_eq!((off.0, off.1), ("off".into(), 72_915.into()));
     let timers = unique(&with(&["--scenario", "timeouts"]));
     assert_eq!(timers.0, "dead");
     assert!(
@@ -515,7 +515,7 @@ fn ctrl_c_stops_a_check_with_a_partial_report_and_exit_3() {
 fn a_memory_ceiling_stops_a_check_with_exit_3() {
     let big = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../scenarios/two-cycles.toml"
+        "/../../scenarios/three-threads.toml"
     );
     let o = lbq(&[
         "check",
