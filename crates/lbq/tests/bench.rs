@@ -30,7 +30,7 @@ fn bench_measures_a_row_and_the_yardstick() {
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
     // Exact figures (CHECKS.md); timings only need to be there. The default reduction
-    // stores 1,827 states.
+    // stores 1,827 of the 4,024 states.
     assert_eq!(r["reduction"], "streams");
     assert_eq!(r["unique_states"], 1827);
     assert_eq!(r["complete"], true);
@@ -59,8 +59,8 @@ fn bench_measures_a_row_and_the_yardstick() {
         "--json",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&off.stdout).expect("JSON");
-    assert_eq!(v["rows"][0]["unique_states"], 3850);
-    assert_eq!(v["rows"][0]["first_violation"]["steps"], 12);
+    assert_eq!(v["rows"][0]["unique_states"], 4024);
+    assert_eq!(v["rows"][0]["first_violation"]["steps"], 13);
 }
 
 #[test]

@@ -675,3 +675,81 @@ fn the_actor_model_refuses_split_atomics() {
     assert!(stderr(&o).contains("--model actor"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty());
 }
+
+/// Candidate patches without recompiling: `--with` turns switches on or off on top of
+/// the variant, the report names them, a scenario file's `behaviour` does the same, and
+/// an unknown switch is exit 2 naming it.
+#[test]
+fn with_switches_checks_a_candidate_patch() {
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../findings/toctou.toml");
+    let plain = lbq(&["check", "--scenario", scenario, "--json"]);
+    assert_eq!(plain.status.code(), Some(1), "{}", stderr(&plain));
+    assert_eq!(json(&plain)["variant"], "master");
+    assert_eq!(
+        property(&json(&plain), "no_orphan_pendconn")["status"],
+        "violated"
+    );
+
+    let patched = lbq(&[
+        "check",
+        "--scenario",
+        scenario,
+        "--with",
+        "+queued-stream-checks-dequeuer",
+        "--json",
+    ]);
+    assert_eq!(patched.status.code(), Some(0), "{}", stdout(&patched));
+    assert_eq!(
+        json(&patched)["variant"],
+        "master +queued-stream-checks-dequeuer"
+    );
+
+    // The same change from the scenario file, and taken back by --with.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let file = dir.join("with-behaviour.toml");
+    let text = std::fs::read_to_string(scenario).unwrap().replace(
+        "variant = \"master\"",
+        "variant = \"master\"\nbehaviour = [\"+queued-stream-checks-dequeuer\"]",
+    );
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+    assert_eq!(
+        lbq(&["check", "--scenario", f, "--json"]).status.code(),
+        Some(0)
+    );
+    let undone = lbq(&[
+        "check",
+        "--scenario",
+        f,
+        "--with",
+        "-queued-stream-checks-dequeuer",
+    ]);
+    assert_eq!(undone.status.code(), Some(1), "{}", stdout(&undone));
+
+    let bad = lbq(&["check", "--variant", "master", "--with", "+no-such-switch"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("--with: unknown switch `no-such-switch`"),
+        "{}",
+        stderr(&bad)
+    );
+    std::fs::write(&file, "algo = \"roundrobin\"\nthreads = 1\nstreams = [1]\nbehaviour = [\"+nope\"]\n[[servers]]\nname = \"s1\"\n").unwrap();
+    let bad = lbq(&["check", "--scenario", f]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("`behaviour[0]`"), "{}", stderr(&bad));
+}
+
+#[test]
+fn list_switches_names_every_switch_with_its_commit() {
+    let o = lbq(&["list", "--switches"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    for sw in lbqueue::Switch::ALL {
+        assert!(text.contains(sw.name()), "{} missing:\n{text}", sw.name());
+    }
+    assert!(text.contains("3372a2ea0"), "{text}");
+    assert!(
+        text.contains("set in: ready-srv, master, master-fixed"),
+        "{text}"
+    );
+}
