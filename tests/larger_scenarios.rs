@@ -17,11 +17,12 @@ fn load(name: &str) -> Scenario {
     Scenario::from_toml(&text, name).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
     "three-threads",
     "two-cycles",
     "maxconn-2",
     "both-servers-down",
+    "three-threads-split",
 ];
 
 #[test]
@@ -61,4 +62,52 @@ fn a_stream_served_on_a_downed_server_is_no_dequeuer() {
     );
     let fixed = check(&scenario.with_variant(Variant::Fixed), default_bounds());
     assert_eq!(fixed.exit_code(), 0, "{:?}", fixed.properties);
+}
+
+/// Issue 13: one server (maxconn 1), three threads, three streams, no CLI, split atomics.
+/// `fixed` as it was (reading `px->served` in pendconn_must_try_again) strands a stream:
+/// a batch's late `px->served += done` lands after another thread's `-= 1`, px->served
+/// wraps and counts a dequeuer that does not exist. Reading the servers' own `served`
+/// (the switch `try-again-reads-server-served`) closes it; `three-threads-split` above
+/// adds the CLI cycle.
+#[test]
+fn fixed_holds_at_three_threads_with_split_atomics() {
+    let mut sc = load("three-threads-split").with_variant(Variant::Fixed);
+    sc.cli.clear();
+    let r = check(&sc, default_bounds());
+    assert_eq!(r.exit_code(), 0, "{:?}", r.properties);
+    sc.changes
+        .push((lbqueue::Switch::TryAgainReadsServerServed, false));
+    let before = check(&sc, default_bounds());
+    assert_eq!(
+        before.property("no_orphan_pendconn").map(|p| p.status),
+        Some(Status::Violated),
+        "fixed reading px->served"
+    );
+}
+
+/// Today's design one notch larger: `master-fixed` holds completely (the CLI cycle at
+/// maxconn 2, both servers down, a stream served on a downed server, three threads with
+/// split atomics), and `master` leaves a stream queued with nobody to dequeue it on the
+/// first two (findings/).
+#[test]
+fn master_fixed_holds_on_the_larger_scenarios_and_master_is_caught() {
+    for name in [
+        "maxconn-2",
+        "both-servers-down",
+        "served-on-a-downed-server",
+        "three-threads-split",
+    ] {
+        let r = check(
+            &load(name).with_variant(Variant::MasterFixed),
+            default_bounds(),
+        );
+        assert!(r.complete, "{name}: incomplete");
+        assert_eq!(r.exit_code(), 0, "{name}: {:?}", r.properties);
+    }
+    for name in ["maxconn-2", "both-servers-down"] {
+        let r = check(&load(name).with_variant(Variant::Master), default_bounds());
+        let orphan = r.property("no_orphan_pendconn").map(|p| p.status);
+        assert_eq!(orphan, Some(Status::Violated), "{name}");
+    }
 }

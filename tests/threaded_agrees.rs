@@ -104,7 +104,7 @@ fn shuttle_never_contradicts_the_step_model_and_finds_what_matters() {
 }
 
 #[test]
-fn at_the_reproducers_scale_shuttle_finds_both_loops_and_nothing_in_fixed() {
+fn at_the_reproducers_scale_shuttle_finds_both_loops_the_lock_leak_and_nothing_in_the_fixes() {
     let repro = presets::get(presets::REPRO)
         .expect("preset")
         .with_split_atomics(true);
@@ -117,8 +117,20 @@ fn at_the_reproducers_scale_shuttle_finds_both_loops_and_nothing_in_fixed() {
                 found(&r)
             );
         }
-        let r = campaign(&repro.with_variant(Variant::Fixed), scheduler);
-        assert!(!r.failed(), "fixed {scheduler}: {:?}", found(&r));
-        assert!(r.complete);
+        for variant in [Variant::Fixed, Variant::MasterFixed] {
+            let r = campaign(&repro.with_variant(variant), scheduler);
+            assert!(!r.failed(), "{variant} {scheduler}: {:?}", found(&r));
+            assert!(r.complete);
+        }
     }
+    // v3.2-dev2's lock leak is frequent at this scale (findings/ready-srv-lock-leak.md).
+    let r = campaign(
+        &repro.with_variant(Variant::ReadySrv),
+        SchedulerKind::Random,
+    );
+    assert!(
+        found(&r).contains("queue_locks_released"),
+        "{:?}",
+        found(&r)
+    );
 }
