@@ -88,6 +88,20 @@ impl Tag for Purge {
 }
 
 #[derive(Clone)]
+struct Master;
+impl Tag for Master {
+    const VARIANT: Variant = Variant::Master;
+    const GOAL: Goal = Goal::Queues;
+}
+
+#[derive(Clone)]
+struct MasterFixed;
+impl Tag for MasterFixed {
+    const VARIANT: Variant = Variant::MasterFixed;
+    const GOAL: Goal = Goal::Everything;
+}
+
+#[derive(Clone)]
 struct Toctou;
 impl Tag for Toctou {
     const VARIANT: Variant = Variant::Toctou;
@@ -1036,6 +1050,34 @@ fn random_histories_find_the_toctou_orphan() {
         HISTORIES,
         &["no_orphan_pendconn", "backend_queue_drains"],
     );
+}
+
+/// master (50872daa6): random histories find a stream left queued with nobody to
+/// dequeue it (findings/master-toctou-orphan.md), never a counter out of step.
+#[test]
+fn random_histories_find_master_orphan() {
+    expect_found::<Master>(
+        "master",
+        seed(0x3a57_e400_0000_0005),
+        HISTORIES,
+        &["no_orphan_pendconn", "backend_queue_drains"],
+    );
+}
+
+/// `master-fixed`: every property holds on every random history.
+#[test]
+fn master_fixed_holds_on_random_histories() {
+    let n = histories(HISTORIES);
+    let seed = seed(0x3a57_e4f1_0000_0006);
+    let e = explore::<MasterFixed>("master-fixed", seed, n);
+    let first = e.search.as_ref().and_then(|s| s.failure.as_ref());
+    if let Some((scenario, schedule, f)) = first {
+        panic!(
+            "master-fixed: a random history (seed {seed:#x}) breaks a property:\n{}",
+            report(scenario, schedule, f)
+        );
+    }
+    assert_eq!(e.census.passed, n);
 }
 
 /// Explores `V`: some history must fail, every failure must be one of `expected`

@@ -104,7 +104,8 @@ fn today(seed: &lbqueue::Scenario) -> bool {
     let ok_orphan = match orphan {
         Some(t) => {
             println!(
-                "   but a stream waits in the backend queue with nobody to dequeue it ({} steps; it                  waits for the next request or `timeout queue`, findings/master-toctou-orphan.md):",
+                "   but a stream waits in the backend queue with nobody to dequeue it ({} steps; it \
+                 waits for the next request or `timeout queue`, findings/master-toctou-orphan.md):",
                 t.steps.len()
             );
             print!("{t}");
