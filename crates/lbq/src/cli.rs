@@ -77,6 +77,12 @@ struct CheckArgs {
     /// checked without recompiling (`lbq list --switches` names them).
     #[arg(long = "with", value_name = "SWITCHES", allow_hyphen_values = true)]
     with: Option<String>,
+    /// The engine: `step` (default: one action per section, reduced, every property)
+    /// or `actor` (stateright's actor system: threads, the CLI and the clients as
+    /// actors, wake-ups as messages; 40–75 times the states, in-section atomics only,
+    /// no reduction). Both give the same verdicts (tests/engines_agree.rs).
+    #[arg(long, value_enum, default_value = "step")]
+    model: crate::explore::ModelKind,
     /// A preset name (see `lbq list`) or a scenario file (TOML).
     #[arg(long, default_value = presets::DEFAULT)]
     scenario: String,
@@ -197,6 +203,24 @@ impl CheckArgs {
             return crate::random_cmd::run_random(n, self.seed, scenario.variant, bounds);
         }
         let format = if self.json { Format::Json } else { self.format };
+        if self.model == crate::explore::ModelKind::Actor {
+            if scenario.split_atomics {
+                return Err("--model actor: the actor model runs HAProxy's counter updates \
+                     in-section only, and this scenario sets atomics = \"split\" (use --model step)"
+                    .into());
+            }
+            if self.reduction != "streams" {
+                return Err("--reduction: the actor model stores every state (leave --reduction out with --model actor)".into());
+            }
+            let report = lbqueue_models::actor_model::check_actor(&scenario, bounds);
+            return print_check_report(
+                format,
+                &scenario,
+                &report,
+                self.trace_out.as_deref(),
+                self.property.as_deref(),
+            );
+        }
         // A live line on stderr, only for people watching a terminal.
         let live = format == Format::Text && std::io::stderr().is_terminal();
         let reduction: Reduction = self
@@ -211,22 +235,39 @@ impl CheckArgs {
         } else {
             check_with_progress(&scenario, bounds, reduction, &mut |_| {})
         };
-        if let Some(path) = &self.trace_out {
-            output::write_trace_file(path, &scenario, &report, self.property.as_deref())?;
-        }
-        match format {
-            Format::Json => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("reports serialize")
-                )
-            }
-            Format::Text => output::print_report(&report),
-            Format::Mermaid => output::print_diagrams(&report, |t| t.to_mermaid(&scenario), "%%"),
-            Format::Dot => output::print_diagrams(&report, |t| t.to_dot(), "//"),
-        }
-        Ok(report.exit_code() as u8)
+        print_check_report(
+            format,
+            &scenario,
+            &report,
+            self.trace_out.as_deref(),
+            self.property.as_deref(),
+        )
     }
+}
+
+/// Writes the trace file if asked, prints the report in `format`; the exit code.
+fn print_check_report(
+    format: Format,
+    scenario: &Scenario,
+    report: &lbqueue_models::Report,
+    trace_out: Option<&Path>,
+    property: Option<&str>,
+) -> Result<u8, String> {
+    if let Some(path) = trace_out {
+        output::write_trace_file(path, scenario, report, property)?;
+    }
+    match format {
+        Format::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(report).expect("reports serialize")
+            )
+        }
+        Format::Text => output::print_report(report),
+        Format::Mermaid => output::print_diagrams(report, |t| t.to_mermaid(scenario), "%%"),
+        Format::Dot => output::print_diagrams(report, |t| t.to_dot(), "//"),
+    }
+    Ok(report.exit_code() as u8)
 }
 
 /// `+ready-srv,-try-again`: the changes `--with` names, in order.

@@ -753,3 +753,34 @@ fn list_switches_names_every_switch_with_its_commit() {
         "{text}"
     );
 }
+
+/// `lbq check --model actor`: the actor system from the command line, same verdicts as
+/// the step model; it refuses split atomics with exit 2.
+#[test]
+fn check_runs_the_actor_model_too() {
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../findings/toctou.toml");
+    let step = lbq(&["check", "--scenario", scenario, "--json"]);
+    let actor = lbq(&[
+        "check",
+        "--scenario",
+        scenario,
+        "--model",
+        "actor",
+        "--json",
+    ]);
+    assert_eq!(actor.status.code(), Some(1), "{}", stderr(&actor));
+    let (step, actor) = (json(&step), json(&actor));
+    assert_eq!(actor["engine"], "stateright-actor");
+    assert_eq!(actor["complete"], true);
+    for p in step["properties"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        assert_eq!(property(&actor, name)["status"], p["status"], "{name}");
+    }
+    let split = lbq(&["check", "--model", "actor", "--atomics", "split"]);
+    assert_eq!(split.status.code(), Some(2));
+    assert!(
+        stderr(&split).contains("--model actor"),
+        "{}",
+        stderr(&split)
+    );
+}
