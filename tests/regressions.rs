@@ -108,6 +108,11 @@ fn findings_replay_on_master_and_not_on_master_fixed() {
         ),
         ("master-downed-server.json", "master", "no_orphan_pendconn"),
         (
+            "master-backend-queue-drains.json",
+            "master",
+            "backend_queue_drains",
+        ),
+        (
             "ready-srv-lock-leak.json",
             "ready-srv",
             "queue_locks_released",

@@ -1763,3 +1763,47 @@ fn without_the_fix_a_slot_released_on_a_server_in_maintenance_is_offered_to_nobo
         "stranded until someone else dequeues"
     );
 }
+
+/// `strict-maxconn` (706b00842): the server side closes (`cur_sess--`) but the slot
+/// stays held until `stream_free`, which first offers the server's queue a slot (still
+/// held: nothing to take), then releases it and offers it again. Without the option the
+/// slot goes with the close.
+#[test]
+fn strict_maxconn_keeps_the_slot_until_stream_free() {
+    for strict in [false, true] {
+        let mut sc = Sc::new(Variant::Master, "roundrobin")
+            .streams(&[1, 1])
+            .build();
+        sc.servers[0].strict_maxconn = strict;
+        let mut sys = System::new(&sc);
+        serve(&mut sys, S1, SRV1);
+        sys.wake(S1);
+        enqueue_backend(&mut sys, S2);
+        step_ok(&mut sys, &sc, Actor::Thread(T1));
+        let s1 = &sys.streams[S1 as usize];
+        assert_eq!(s1.phase, Phase::Done(lbqueue::Outcome::Served));
+        assert!(!s1.curr_sess, "the connection is closed either way");
+        let pc = sys.threads[T1 as usize].task.map(|t| t.pc);
+        if strict {
+            assert_eq!(
+                s1.srv_conn,
+                Some(SRV1),
+                "strict: the slot waits for stream_free"
+            );
+            assert_eq!(pc, Some(Pc::FreeDequeue(SRV1)));
+            // stream_free's first offer (and its ready_srv tail): the slot is still held.
+            while sys.threads[T1 as usize].task.map(|t| t.pc) != Some(Pc::FreeReleaseSlot) {
+                step_ok(&mut sys, &sc, Actor::Thread(T1));
+                assert!(sys.is_linked(S2), "no slot to give while S1 holds it");
+            }
+            step_ok(&mut sys, &sc, Actor::Thread(T1)); // sess_change_server(s, NULL)
+            assert_eq!(sys.streams[S1 as usize].srv_conn, None);
+        } else {
+            assert_eq!(s1.srv_conn, None);
+            assert_eq!(pc, Some(Pc::DequeueAfterRelease(SRV1)));
+        }
+        step_ok(&mut sys, &sc, Actor::Thread(T1)); // the released slot goes to S2
+        assert!(!sys.is_linked(S2), "strict={strict}");
+        consistent(&sys);
+    }
+}
