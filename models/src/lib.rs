@@ -4,12 +4,14 @@
 //! - [`graph`], [`liveness`]: re-exported from `lbqueue-explorer` (generic over any
 //!   stateright `Model`): exploration into a state graph, cycle searches on it; plus
 //!   the packed store of the step model's states.
-//! - [`check()`]: one scenario × variant → a [`check::Report`].
+//! - [`check()`]: one scenario × variant → a [`check::Report`]; [`disk_check`]: the same
+//!   with the states on disk.
 //! - [`reduction`]: dead streams forgotten, interchangeable streams renamed.
 //! - [`trace`]: counterexamples in HAProxy's words.
 
 pub mod actor_model;
 pub mod check;
+pub mod disk_check;
 pub mod explorer;
 pub mod graph;
 pub mod reduction;

@@ -407,6 +407,50 @@ where
 }
 
 impl<M: Storage> Graph<M> {
+    /// An empty graph over `states` (an empty store), complete until said otherwise:
+    /// the disk store ([`crate::disk`]) assembles the part of a graph the liveness
+    /// searches need with [`Graph::add_state`] and [`Graph::add_expansion`].
+    pub(crate) fn assemble(states: M::Store, properties: usize) -> Self {
+        Graph {
+            states,
+            edges: Vec::new(),
+            edge_start: vec![0],
+            expanded: 0,
+            parent: Vec::new(),
+            depth: Vec::new(),
+            complete: true,
+            stopped_by: None,
+            transitions: 0,
+            discoveries: vec![None; properties],
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Stores a state with no parent at BFS depth `depth`; returns its id.
+    pub(crate) fn add_state(&mut self, state: M::State, depth: u32) -> u32 {
+        self.states.stage(state);
+        self.states.commit();
+        self.parent.push(None);
+        self.depth.push(depth);
+        self.states.len() as u32 - 1
+    }
+
+    /// Gives state `expanded()` its outgoing edges (states are expanded in id order).
+    pub(crate) fn add_expansion(&mut self, edges: impl IntoIterator<Item = Edge<M::Action>>) {
+        self.edges.extend(edges);
+        self.edge_start.push(self.edges.len() as u32);
+        self.expanded += 1;
+    }
+
+    /// Closes the edge offsets over the states never expanded.
+    pub(crate) fn seal(&mut self) {
+        while self.edge_start.len() <= self.states.len() {
+            self.edge_start.push(self.edges.len() as u32);
+        }
+    }
+}
+
+impl<M: Storage> Graph<M> {
     /// How many states were found.
     pub fn len(&self) -> usize {
         self.states.len()

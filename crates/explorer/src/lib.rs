@@ -6,7 +6,10 @@
 //!
 //! - [`graph`]: breadth-first exploration into an explicit state graph, in memory.
 //! - [`liveness`]: fair non-progress cycles, closed loops and solo loops on that graph.
+//! - [`disk`]: the same exploration and searches with only fingerprints in RAM and the
+//!   states, parents and non-progress edges in files.
 
+pub mod disk;
 pub mod graph;
 pub mod liveness;
 
