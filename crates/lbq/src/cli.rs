@@ -133,6 +133,18 @@ struct CheckArgs {
     /// The seed of --random (decimal or 0x-hex; default: drawn from the clock, printed).
     #[arg(long, value_name = "S", requires = "random", value_parser = crate::random_cmd::parse_seed)]
     seed: Option<u64>,
+    /// Where the explored states live: `memory` (default) or `disk` (only 16-byte
+    /// fingerprints in RAM; states, parents and the non-progress edges in files under
+    /// --store-dir; same verdicts, counts and traces, for scenarios beyond RAM).
+    #[arg(long, default_value = "memory", value_parser = ["memory", "disk"], conflicts_with = "random")]
+    store: String,
+    /// The directory of the disk store's files (a run directory is made inside and
+    /// removed at the end unless --keep-store).
+    #[arg(long, value_name = "DIR", default_value = "target/lbq-store")]
+    store_dir: PathBuf,
+    /// Keep the disk store's run directory.
+    #[arg(long)]
+    keep_store: bool,
 }
 
 impl Cli {
@@ -227,7 +239,26 @@ impl CheckArgs {
             .reduction
             .parse()
             .map_err(|e| format!("--reduction: {e}"))?;
-        let report = if live {
+        let report = if self.store == "disk" {
+            let opts = lbqueue_models::disk_check::DiskOptions {
+                dir: self.store_dir.clone(),
+                keep: self.keep_store,
+            };
+            let mut quiet = |_: &lbqueue_models::graph::Progress| {};
+            let progress: &mut dyn FnMut(&_) = if live {
+                &mut output::progress_line
+            } else {
+                &mut quiet
+            };
+            let (report, stats) = lbqueue_models::disk_check::check_on_disk(
+                &scenario, bounds, reduction, &opts, progress,
+            )?;
+            if live {
+                eprint!("\r\x1b[2K");
+            }
+            output::print_disk_stats(&stats);
+            report
+        } else if live {
             let report =
                 check_with_progress(&scenario, bounds, reduction, &mut output::progress_line);
             eprint!("\r\x1b[2K");

@@ -213,3 +213,26 @@ pub fn progress_line(p: &Progress) {
         secs
     );
 }
+
+/// The disk store's figures (stderr, after a `check --store disk`).
+pub fn print_disk_stats(s: &lbqueue_models::disk_check::DiskStats) {
+    let secs = s.explore_time.as_secs_f64().max(1e-9);
+    let mib = |b: f64| b / f64::from(1 << 20);
+    eprintln!(
+        "disk store: {} states explored in {:.1} s ({:.0} states/s); fingerprint table {:.1} MiB ({:.1} bytes/state); {:.1} MiB on disk; {} non-progress edges, {} elimination passes, {} residual states{}",
+        s.states,
+        secs,
+        s.states as f64 / secs,
+        mib(s.table_bytes as f64),
+        s.table_bytes as f64 / s.states.max(1) as f64,
+        mib(s.disk_bytes as f64),
+        s.non_progress_edges,
+        s.elimination_passes,
+        s.residual,
+        if s.dir.exists() {
+            format!("; kept in {}", s.dir.display())
+        } else {
+            String::new()
+        }
+    );
+}

@@ -1,4 +1,4 @@
-//! Behaviour of the liveness searches of `lbqueue_models::liveness` on tiny hand-made
+//! Behaviour of the liveness searches of `lbqueue_explorer::liveness` on tiny hand-made
 //! models whose state graphs are known exactly.
 //!
 //! stateright's own `eventually` properties judge only paths that end, so a livelock (a
@@ -13,9 +13,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use lbqueue_models::graph::Storage;
-use lbqueue_models::liveness::{fair_cycle, solo_cycle, stuck_cycle, Fairness, Lasso};
-use lbqueue_models::{Bounds, Graph};
+use lbqueue_explorer::graph::Storage;
+use lbqueue_explorer::liveness::{fair_cycle, solo_cycle, stuck_cycle, Fairness, Lasso};
+use lbqueue_explorer::{Bounds, Graph};
 use stateright::Model;
 
 /// The actors of every model here.
@@ -92,7 +92,7 @@ impl Model for Table {
     }
 }
 
-lbqueue_models::plain_storage!(Table);
+lbqueue_explorer::plain_storage!(Table);
 
 impl Fairness for Table {
     type Actor = Actor;
@@ -259,7 +259,7 @@ impl Model for Ring {
     }
 }
 
-lbqueue_models::plain_storage!(Ring);
+lbqueue_explorer::plain_storage!(Ring);
 
 impl Fairness for Ring {
     type Actor = Actor;
@@ -402,7 +402,7 @@ impl Model for Spin {
     }
 }
 
-lbqueue_models::plain_storage!(Spin);
+lbqueue_explorer::plain_storage!(Spin);
 
 impl Fairness for Spin {
     type Actor = Actor;
@@ -631,7 +631,7 @@ impl Model for Counter {
     }
 }
 
-lbqueue_models::plain_storage!(Counter);
+lbqueue_explorer::plain_storage!(Counter);
 
 impl Fairness for Counter {
     type Actor = Actor;
