@@ -200,12 +200,25 @@ fn verdicts(r: &Report) -> Vec<Verdict> {
         .collect()
 }
 
+/// Today's design (`ready-srv`, `master`, `master-fixed`) with split atomics has 4 times
+/// its in-section states (up to 2 M unreduced on `two-servers`): checked three times
+/// over, that is more than the gate can afford, so with split atomics those three are
+/// compared on the small presets only (the ones the commutation check above covers).
+fn too_big_for_three_runs(sc: &Scenario, split: bool) -> bool {
+    split
+        && sc.behaviour().ready_srv
+        && !["one-thread", "hash", "first"].contains(&sc.name.as_str())
+}
+
 #[test]
 fn every_verdict_and_counterexample_length_is_the_same_with_and_without_reduction() {
     for split in [false, true] {
         for sc in presets::all() {
             for v in Variant::ALL {
                 let sc = sc.with_variant(v).with_split_atomics(split);
+                if too_big_for_three_runs(&sc, split) {
+                    continue;
+                }
                 let at = format!("{} {v} split={split}", sc.name);
                 let run = |r| check_with_progress(&sc, default_bounds(), r, &mut |_| {});
                 let off = run(Reduction::Off);
