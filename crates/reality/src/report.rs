@@ -1,0 +1,231 @@
+//! The report of a run (JSON, written whole) and its one-line verdict.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Params;
+use crate::load::WrkSummary;
+use crate::verdict::ModelVerdict;
+use crate::watch::{LogCounts, StderrScan};
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// HAProxy was still serving when the time was up.
+    Survived,
+    /// The watchdog killed HAProxy (a thread stuck).
+    WatchdogDeath,
+    /// HAProxy ended otherwise (a crash or an exit).
+    OtherDeath,
+    /// Stopped early by Ctrl-C.
+    Interrupted,
+}
+
+/// One run of the reproducer on one binary.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The build's label (a commit, or `debian-2.6`).
+    pub label: String,
+    /// The binary run.
+    pub binary: String,
+    /// `haproxy -v`'s first line.
+    pub version: String,
+    /// Which run of how many (1-based).
+    pub run: u32,
+    /// The runs asked for.
+    pub runs: u32,
+    /// Every parameter.
+    pub params: Params,
+    /// Ports on 127.0.0.1: frontend, origin, syslog.
+    pub ports: Ports,
+    /// (name, pid = process group id) of every process started.
+    pub processes: Vec<(String, u32)>,
+    /// Unix time the run started.
+    pub started_unix: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Seconds HAProxy ran (until its death, else the run's length).
+    pub seconds_run: f64,
+    /// Seconds from start to death, when it died.
+    pub time_to_death_s: Option<f64>,
+    /// How HAProxy's process ended ("killed by SIGABRT (6)"), or how it was stopped.
+    pub exit: String,
+    /// What HAProxy's stderr said about stuck threads and the frames it printed.
+    pub stderr: StderrScan,
+    /// wrk's summary (None when it printed none).
+    pub wrk: Option<WrkSummary>,
+    /// `show info`'s CumReq at the last reading.
+    pub cum_req: Option<u64>,
+    /// HAProxy's log lines counted by termination state (abnormal ones only:
+    /// `option dontlog-normal`).
+    pub logs: LogCounts,
+    /// CLI cycles done (disable, shutdown sessions, enable).
+    pub cli_cycles: u64,
+    /// CLI commands that failed or that HAProxy refused.
+    pub cli_failures: u64,
+    /// The first such failures, in HAProxy's words.
+    pub cli_first_failures: Vec<String>,
+    /// The model's verdict for the matching variant.
+    pub model: Option<ModelVerdict>,
+}
+
+/// The ports of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ports {
+    /// HAProxy's frontend.
+    pub frontend: u16,
+    /// nginx.
+    pub origin: u16,
+    /// The harness's syslog socket.
+    pub syslog: u16,
+}
+
+impl RunReport {
+    /// Requests answered: wrk's count, else `show info`'s CumReq.
+    pub fn requests(&self) -> u64 {
+        self.wrk
+            .as_ref()
+            .map(|w| w.requests)
+            .filter(|&n| n > 0)
+            .or(self.cum_req)
+            .unwrap_or(0)
+    }
+
+    /// Requests per second over the time HAProxy ran.
+    pub fn requests_per_s(&self) -> f64 {
+        if self.seconds_run > 0.0 {
+            self.requests() as f64 / self.seconds_run
+        } else {
+            0.0
+        }
+    }
+
+    /// The one-line verdict.
+    pub fn one_line(&self) -> String {
+        let what = match self.outcome {
+            Outcome::Survived => format!("survived {:.0} s", self.seconds_run),
+            Outcome::Interrupted => format!("interrupted after {:.1} s", self.seconds_run),
+            Outcome::WatchdogDeath => {
+                let frames = if self.stderr.frames.is_empty() {
+                    String::new()
+                } else {
+                    format!("; frames printed: {}", self.stderr.frames.join(", "))
+                };
+                format!(
+                    "DIED of the watchdog after {:.1} s ({}{frames})",
+                    self.seconds_run, self.exit
+                )
+            }
+            Outcome::OtherDeath => format!("DIED after {:.1} s ({})", self.seconds_run, self.exit),
+        };
+        let model = self
+            .model
+            .as_ref()
+            .map(|m| format!("; model ({}): {}", m.variant, m.summary()))
+            .unwrap_or_default();
+        format!(
+            "{} run {}/{}: {what}; {} requests ({:.0}/s), {} stranded in queue (sQ), {} CLI cycles{model}",
+            self.label,
+            self.run,
+            self.runs,
+            self.requests(),
+            self.requests_per_s(),
+            self.logs.stranded_sq,
+            self.cli_cycles,
+        )
+    }
+}
+
+/// Writes `text` to `path` whole: a temporary file beside it, then a rename.
+pub fn write_whole(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes a run's JSON report whole.
+pub fn write_json(path: &Path, r: &RunReport) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(r).map_err(|e| e.to_string())?;
+    write_whole(path, &(text + "\n"))
+}
+
+/// Reads every run report (`*.json`) in `dir`, sorted by label then run.
+pub fn read_dir(dir: &Path) -> Result<Vec<RunReport>, String> {
+    let rd = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if let Ok(r) = serde_json::from_str::<RunReport>(&text) {
+            out.push(r);
+        }
+    }
+    out.sort_by(|a, b| (a.label.as_str(), a.started_unix).cmp(&(b.label.as_str(), b.started_unix)));
+    Ok(out)
+}
+
+/// The side-by-side table: per label, the model's verdict beside the real runs.
+pub fn table(reports: &[RunReport]) -> String {
+    let mut labels: Vec<&str> = Vec::new();
+    for r in reports {
+        if !labels.contains(&r.label.as_str()) {
+            labels.push(&r.label);
+        }
+    }
+    let mut out = String::from(
+        "| build | model (variant: verdict) | deaths/runs | time to death (s) | stranded (sQ) | req/s | CLI cycles | frames printed |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for l in labels {
+        let rs: Vec<&RunReport> = reports.iter().filter(|r| r.label == l).collect();
+        let died: Vec<&&RunReport> = rs.iter().filter(|r| r.time_to_death_s.is_some()).collect();
+        let deaths: Vec<String> = died
+            .iter()
+            .map(|r| format!("{:.1}", r.time_to_death_s.unwrap_or(0.0)))
+            .collect();
+        let survived: Vec<String> = rs
+            .iter()
+            .filter(|r| r.outcome == Outcome::Survived)
+            .map(|r| format!("{:.0}", r.seconds_run))
+            .collect();
+        let ttd = match (deaths.is_empty(), survived.is_empty()) {
+            (true, _) => format!("— (survived {} s)", survived.join(", ")),
+            (false, true) => deaths.join(", "),
+            (false, false) => format!("{} (survived {} s)", deaths.join(", "), survived.join(", ")),
+        };
+        let sq: Vec<String> = rs.iter().map(|r| r.logs.stranded_sq.to_string()).collect();
+        let rps: Vec<String> = rs
+            .iter()
+            .map(|r| format!("{:.0}", r.requests_per_s()))
+            .collect();
+        let cyc: Vec<String> = rs.iter().map(|r| r.cli_cycles.to_string()).collect();
+        let model = rs
+            .iter()
+            .find_map(|r| r.model.as_ref())
+            .map(|m| format!("{}: {}", m.variant, m.summary()))
+            .unwrap_or_else(|| "no matching variant".into());
+        let frames = died
+            .iter()
+            .find(|r| !r.stderr.frames.is_empty())
+            .map(|r| r.stderr.frames.join(", "))
+            .unwrap_or_else(|| "—".into());
+        out.push_str(&format!(
+            "| {l} | {model} | {}/{} | {ttd} | {} | {} | {} | {frames} |\n",
+            died.len(),
+            rs.len(),
+            sq.join(", "),
+            rps.join(", "),
+            cyc.join(", "),
+        ));
+    }
+    out
+}
