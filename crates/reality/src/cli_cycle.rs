@@ -39,6 +39,9 @@ pub fn cum_req(socket: &Path) -> Option<u64> {
 pub struct Counters {
     /// Cycles completed (the server enabled again).
     pub cycles: AtomicU64,
+    /// When the last cycle completed, in ms since the cycle started (0: none yet).
+    /// A stuck HAProxy stops answering its CLI long before the watchdog kills it.
+    pub last_cycle_ms: AtomicU64,
     /// Commands that failed (no answer within the timeout, refused) or that HAProxy
     /// answered with an error.
     pub failures: AtomicU64,
@@ -70,6 +73,7 @@ pub fn spawn(
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let period = Duration::from_secs_f64(1.0 / rate);
+        let started = Instant::now();
         let srv = format!("{BACKEND}/{SERVER}");
         let step = |cmd: &str| -> bool {
             match command(&socket, cmd, Duration::from_secs(2)) {
@@ -97,6 +101,9 @@ pub fn spawn(
             let enabled = step(&format!("enable server {srv}"));
             if ok && enabled {
                 counters.cycles.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .last_cycle_ms
+                    .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             } else {
                 // HAProxy is gone or not answering: do not hammer it.
                 std::thread::sleep(Duration::from_millis(200));

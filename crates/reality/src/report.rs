@@ -63,6 +63,11 @@ pub struct RunReport {
     pub logs: LogCounts,
     /// CLI cycles done (disable, shutdown sessions, enable).
     pub cli_cycles: u64,
+    /// When the last CLI cycle completed, in seconds from HAProxy's start: after a
+    /// death, about when the loop began (the CLI stops answering long before the
+    /// watchdog's kill on a loaded machine).
+    #[serde(default)]
+    pub last_cli_cycle_s: Option<f64>,
     /// CLI commands that failed or that HAProxy refused.
     pub cli_failures: u64,
     /// The first such failures, in HAProxy's words.
@@ -113,8 +118,12 @@ impl RunReport {
                 } else {
                     format!("; frames printed: {}", self.stderr.frames.join(", "))
                 };
+                let hung = self
+                    .last_cli_cycle_s
+                    .map(|t| format!(", last CLI cycle at {t:.1} s"))
+                    .unwrap_or_default();
                 format!(
-                    "DIED of the watchdog after {:.1} s ({}{frames})",
+                    "DIED of the watchdog after {:.1} s ({}{frames}{hung})",
                     self.seconds_run, self.exit
                 )
             }
@@ -182,8 +191,8 @@ pub fn table(reports: &[RunReport]) -> String {
         }
     }
     let mut out = String::from(
-        "| build | model (variant: verdict) | deaths/runs | time to death (s) | stranded (sQ) | req/s | CLI cycles | frames printed |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| build | model (variant: verdict) | deaths/runs | time to death (s) | last CLI cycle before death (s) | stranded (sQ) | req/s | CLI cycles | frames printed |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     for l in labels {
         let rs: Vec<&RunReport> = reports.iter().filter(|r| r.label == l).collect();
@@ -202,6 +211,18 @@ pub fn table(reports: &[RunReport]) -> String {
             (false, true) => deaths.join(", "),
             (false, false) => format!("{} (survived {} s)", deaths.join(", "), survived.join(", ")),
         };
+        let hung: Vec<String> = died
+            .iter()
+            .map(|r| {
+                r.last_cli_cycle_s
+                    .map_or("?".to_string(), |t| format!("{t:.1}"))
+            })
+            .collect();
+        let hung = if hung.is_empty() {
+            "—".to_string()
+        } else {
+            hung.join(", ")
+        };
         let sq: Vec<String> = rs.iter().map(|r| r.logs.stranded_sq.to_string()).collect();
         let rps: Vec<String> = rs
             .iter()
@@ -219,7 +240,7 @@ pub fn table(reports: &[RunReport]) -> String {
             .map(|r| r.stderr.frames.join(", "))
             .unwrap_or_else(|| "—".into());
         out.push_str(&format!(
-            "| {l} | {model} | {}/{} | {ttd} | {} | {} | {} | {frames} |\n",
+            "| {l} | {model} | {}/{} | {ttd} | {hung} | {} | {} | {} | {frames} |\n",
             died.len(),
             rs.len(),
             sq.join(", "),
@@ -228,4 +249,93 @@ pub fn table(reports: &[RunReport]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(label: &str, outcome: Outcome, secs: f64, sq: u64) -> RunReport {
+        let died = matches!(outcome, Outcome::WatchdogDeath | Outcome::OtherDeath);
+        RunReport {
+            label: label.into(),
+            binary: "/x/haproxy".into(),
+            version: "HAProxy version 3.1-dev8-8d68717a4".into(),
+            run: 1,
+            runs: 2,
+            params: Params::default(),
+            ports: Ports {
+                frontend: 1,
+                origin: 2,
+                syslog: 3,
+            },
+            processes: vec![("haproxy".into(), 42)],
+            started_unix: 0,
+            outcome,
+            seconds_run: secs,
+            time_to_death_s: died.then_some(secs),
+            exit: "killed by SIGABRT (6)".into(),
+            stderr: StderrScan {
+                frames: vec!["pendconn_add".into(), "assign_server_and_queue".into()],
+                ..StderrScan::default()
+            },
+            wrk: Some(WrkSummary {
+                requests: 1000,
+                ..WrkSummary::default()
+            }),
+            cum_req: Some(900),
+            logs: LogCounts {
+                stranded_sq: sq,
+                ..LogCounts::default()
+            },
+            cli_cycles: 7,
+            last_cli_cycle_s: Some(1.5),
+            cli_failures: 0,
+            cli_first_failures: vec![],
+            model: Some(ModelVerdict {
+                variant: "livelock".into(),
+                in_section: "stuck loop + orphan".into(),
+                split: "stuck loop + orphan".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_one_line_verdict_says_what_happened() {
+        let r = report("8d68717a4", Outcome::WatchdogDeath, 10.0, 3);
+        let l = r.one_line();
+        assert!(
+            l.starts_with("8d68717a4 run 1/2: DIED of the watchdog after 10.0 s"),
+            "{l}"
+        );
+        assert!(l.contains("pendconn_add, assign_server_and_queue"), "{l}");
+        assert!(l.contains("last CLI cycle at 1.5 s"), "{l}");
+        assert!(
+            l.contains("1000 requests (100/s), 3 stranded in queue (sQ), 7 CLI cycles"),
+            "{l}"
+        );
+        assert!(l.ends_with("model (livelock): stuck loop + orphan"), "{l}");
+        let s = report("x", Outcome::Survived, 90.0, 0).one_line();
+        assert!(s.contains("survived 90 s"), "{s}");
+    }
+
+    #[test]
+    fn the_table_counts_deaths_per_build() {
+        let rs = vec![
+            report("8d68717a4", Outcome::WatchdogDeath, 10.0, 3),
+            report("8d68717a4", Outcome::Survived, 90.0, 0),
+            report("ca275d99c", Outcome::Survived, 90.0, 0),
+        ];
+        let t = table(&rs);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[2].starts_with("| 8d68717a4 | livelock: stuck loop + orphan | 1/2 | 10.0 (survived 90 s) | 1.5 | 3, 0 |"), "{t}");
+        assert!(lines[3].contains("| 0/1 | — (survived 90 s) | — |"), "{t}");
+        let dir = std::env::temp_dir().join(format!("lbq-reality-report-{}", std::process::id()));
+        write_json(&dir.join("a.json"), &rs[0]).unwrap();
+        let back = read_dir(&dir).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].one_line(), rs[0].one_line());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

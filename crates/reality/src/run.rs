@@ -119,6 +119,7 @@ pub fn run_once(
     }
 
     let counters = Arc::new(Counters::default());
+    let cycle_offset = started.elapsed().as_secs_f64();
     let cycle = cli_cycle::spawn(
         sock.clone(),
         params.rate,
@@ -246,6 +247,10 @@ pub fn run_once(
         cum_req,
         logs,
         cli_cycles: counters.cycles.load(Ordering::Relaxed),
+        last_cli_cycle_s: match counters.last_cycle_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(ms as f64 / 1000.0 + cycle_offset),
+        },
         cli_failures: counters.failures.load(Ordering::Relaxed),
         cli_first_failures: first_failures,
         model: target.model.clone(),
