@@ -250,21 +250,18 @@ pub fn run(args: RealityArgs) -> Result<u8, String> {
             if tty {
                 eprint!("\r\x1b[K");
             }
-            let stem = args.out.join(format!(
-                "{label}-run{n}-{}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0)
-            ));
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             let _ = std::fs::create_dir_all(&args.out);
             let _ = std::fs::copy(
                 work.join("haproxy.stderr"),
-                stem.with_extension("stderr.txt"),
+                report::run_file(&args.out, &label, n, unix, "stderr.txt"),
             );
             let _ = std::fs::remove_dir_all(&work);
             let r = result?;
-            report::write_json(&stem.with_extension("json"), &r)?;
+            report::write_json(&report::run_file(&args.out, &label, n, unix, "json"), &r)?;
             println!("{}", r.one_line());
             reports.push(r);
         }

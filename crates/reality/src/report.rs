@@ -164,6 +164,13 @@ pub fn write_json(path: &Path, r: &RunReport) -> Result<(), String> {
     write_whole(path, &(text + "\n"))
 }
 
+/// The file of a run's report (`ext` "json") or of HAProxy's stderr ("stderr.txt"):
+/// `<dir>/<label>-run<N>-<unix time>.<ext>`. Built as a string: a label such as
+/// `debian-2.6` has a dot that `Path::with_extension` would take for an extension.
+pub fn run_file(dir: &Path, label: &str, run: u32, unix: u64, ext: &str) -> std::path::PathBuf {
+    dir.join(format!("{label}-run{run}-{unix}.{ext}"))
+}
+
 /// Reads every run report (`*.json`) in `dir`, sorted by label then run.
 pub fn read_dir(dir: &Path) -> Result<Vec<RunReport>, String> {
     let rd = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
@@ -298,6 +305,19 @@ mod tests {
                 split: "stuck loop + orphan".into(),
             }),
         }
+    }
+
+    #[test]
+    fn run_files_keep_dotted_labels() {
+        let d = Path::new("/r");
+        assert_eq!(
+            run_file(d, "debian-2.6", 2, 7, "json"),
+            Path::new("/r/debian-2.6-run2-7.json")
+        );
+        assert_ne!(
+            run_file(d, "debian-2.6", 1, 7, "json"),
+            run_file(d, "debian-2.6", 2, 7, "json")
+        );
     }
 
     #[test]
