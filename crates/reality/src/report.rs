@@ -210,13 +210,16 @@ pub fn table(reports: &[RunReport]) -> String {
             .collect();
         let survived: Vec<String> = rs
             .iter()
-            .filter(|r| r.outcome == Outcome::Survived)
-            .map(|r| format!("{:.0}", r.seconds_run))
+            .filter(|r| matches!(r.outcome, Outcome::Survived | Outcome::Interrupted))
+            .map(|r| match r.outcome {
+                Outcome::Interrupted => format!("{:.0} s until Ctrl-C", r.seconds_run),
+                _ => format!("{:.0} s", r.seconds_run),
+            })
             .collect();
         let ttd = match (deaths.is_empty(), survived.is_empty()) {
-            (true, _) => format!("— (survived {} s)", survived.join(", ")),
+            (true, _) => format!("— (survived {})", survived.join(", ")),
             (false, true) => deaths.join(", "),
-            (false, false) => format!("{} (survived {} s)", deaths.join(", "), survived.join(", ")),
+            (false, false) => format!("{} (survived {})", deaths.join(", "), survived.join(", ")),
         };
         let hung: Vec<String> = died
             .iter()
@@ -337,6 +340,8 @@ mod tests {
         assert!(l.ends_with("model (livelock): stuck loop + orphan"), "{l}");
         let s = report("x", Outcome::Survived, 90.0, 0).one_line();
         assert!(s.contains("survived 90 s"), "{s}");
+        let t = table(&[report("x", Outcome::Interrupted, 5.0, 0)]);
+        assert!(t.contains("| 0/1 | — (survived 5 s until Ctrl-C) |"), "{t}");
     }
 
     #[test]
