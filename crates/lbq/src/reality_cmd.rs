@@ -28,7 +28,8 @@ pub struct RealityArgs {
     #[arg(long, value_name = "DIR")]
     all: Option<PathBuf>,
     /// The lbqueue variant to set beside every build (default: the variant matching
-    /// each build, see `lbq reality --help`'s table in README.md).
+    /// each build by commit: Debian's 2.6.12 toctou, 8d68717a4 livelock, 53f52e67a
+    /// purge, ca275d99c ca275, 111ea83ed upstream, 50872daa6 master).
     #[arg(long)]
     variant: Option<String>,
     /// Runs per build.
