@@ -46,6 +46,9 @@ enum Command {
     /// Run the threaded composition on OS threads for a wall-clock budget, with a
     /// watchdog that reports a thread stuck in assign_server_and_queue.
     Stress(crate::threads_cmd::StressArgs),
+    /// Run the seed commit's reproducer on a real HAProxy (Debian's, a tarball, your
+    /// tree) and print each run's outcome beside the model's verdict.
+    Reality(crate::reality_cmd::RealityArgs),
 }
 
 /// Output formats of `lbq check`.
@@ -166,6 +169,7 @@ impl Cli {
             Some(Command::Replay(args)) => crate::replay_cmd::run(args),
             Some(Command::Shuttle(args)) => crate::threads_cmd::shuttle(args),
             Some(Command::Stress(args)) => crate::threads_cmd::stress(args),
+            Some(Command::Reality(args)) => crate::reality_cmd::run(args),
         }
     }
 }

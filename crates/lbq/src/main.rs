@@ -9,6 +9,7 @@ mod explore;
 mod interrupt;
 mod output;
 mod random_cmd;
+mod reality_cmd;
 mod replay_cmd;
 mod threads_cmd;
 mod tour;
