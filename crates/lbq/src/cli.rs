@@ -70,8 +70,8 @@ struct ListArgs {
 
 #[derive(clap::Args, Debug)]
 struct CheckArgs {
-    /// The queue logic version: toctou, livelock, purge, upstream, fixed, bounded-retry,
-    /// change-counter, ready-srv, master or master-fixed (`lbq list` says what each is;
+    /// The queue logic version: toctou, livelock, purge, ca275, upstream, fixed,
+    /// bounded-retry, change-counter, ready-srv, master or master-fixed (`lbq list` says what each is;
     /// default: the scenario file's `variant`, else fixed).
     #[arg(long)]
     variant: Option<String>,

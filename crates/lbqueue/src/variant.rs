@@ -15,6 +15,10 @@ pub enum Variant {
     Livelock,
     /// 53f52e67a: `pendconn_redistribute` purges the backend queue when no usable server is left.
     Purge,
+    /// HAProxy exactly at ca275d99c: `purge` with the "backend queue non-empty ⇒ FULL"
+    /// shortcut taken only while some stream is served ("make sure never to queue when
+    /// there's no more served conns").
+    Ca275,
     /// `purge` plus HAProxy's own follow-ups: ca275d99c (no shortcut while nothing is
     /// served), 111ea83ed (a server coming back runs its queue, no more grab) and
     /// dc9ce9c26 (`stream_free` dequeues after releasing a slot).
@@ -164,10 +168,11 @@ pub struct Behaviour {
 
 impl Variant {
     /// Every variant, in history order.
-    pub const ALL: [Variant; 10] = [
+    pub const ALL: [Variant; 11] = [
         Variant::Toctou,
         Variant::Livelock,
         Variant::Purge,
+        Variant::Ca275,
         Variant::Upstream,
         Variant::Fixed,
         Variant::BoundedRetry,
@@ -183,6 +188,7 @@ impl Variant {
             Variant::Toctou => "toctou",
             Variant::Livelock => "livelock",
             Variant::Purge => "purge",
+            Variant::Ca275 => "ca275",
             Variant::Upstream => "upstream",
             Variant::Fixed => "fixed",
             Variant::BoundedRetry => "bounded-retry",
@@ -199,6 +205,7 @@ impl Variant {
             Variant::Toctou => "before 5541d4995d: queue without re-checking for a dequeuer",
             Variant::Livelock => "8d68717a4: try-again loop, backend queue not purged",
             Variant::Purge => "53f52e67a: backend queue purged when no usable server is left",
+            Variant::Ca275 => "ca275d99c: purge + the backend-queue shortcut only while something is served",
             Variant::Upstream => {
                 "purge + ca275d99c (shortcut only while served) + 111ea83ed (no grab_from_px) + dc9ce9c26"
             }
@@ -264,6 +271,10 @@ impl Variant {
             Variant::Purge => Behaviour {
                 purge_backend_queue: true,
                 ..Variant::Livelock.behaviour()
+            },
+            Variant::Ca275 => Behaviour {
+                shortcut_needs_served: true,
+                ..Variant::Purge.behaviour()
             },
             Variant::Upstream => Behaviour {
                 shortcut_needs_served: true,

@@ -428,7 +428,7 @@ fn optional_fields_take_their_documented_defaults_or_the_values_given() {
     }
     assert_eq!(
         refused(&format!("variant = \"yolo\"\n{GOOD}")),
-        "scenario field `variant`: expected one of toctou, livelock, purge, upstream, fixed, \
+        "scenario field `variant`: expected one of toctou, livelock, purge, ca275, upstream, fixed, \
          bounded-retry, change-counter, ready-srv, master, master-fixed, found \"yolo\""
     );
     for (name, algo) in [

@@ -889,6 +889,7 @@ fn redistribute_purges_the_backend_queue_only_with_the_purge_and_no_usable_weigh
                 matches!(
                     variant,
                     Variant::Purge
+                        | Variant::Ca275
                         | Variant::Upstream
                         | Variant::Fixed
                         | Variant::BoundedRetry
