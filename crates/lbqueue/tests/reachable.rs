@@ -207,25 +207,6 @@ fn every_preset_reaches_its_pinned_states() {
     for (row, pinned) in rows.iter().zip(PINNED) {
         let (preset, variant, split, n, failing, in_assign) = row;
         let expected: BTreeSet<&str> = pinned.4.iter().copied().collect();
-        let expected: BTreeSet<&str> = pinned.4.iter().copied().collect();
-        let names: Vec<String> = failing
-            .iter()
-            .map(|f| {
-                match *f {
-                    "backend_queue_drains" => "DRAINS",
-                    "no_orphan_pendconn" => "ORPHAN",
-                    "no_stream_lost" => "LOST",
-                    "maxconn_respected" => "MAXCONN",
-                    "queue_locks_released" => "LOCKS",
-                    _ => "COUNTERS",
-                }
-                .to_string()
-            })
-            .collect();
-        println!(
-            "ROW    (\"{preset}\", Variant::{variant:?}, {split}, {n}, &[{}], {in_assign}),",
-            names.join(", ")
-        );
         assert_eq!(
             (*n, failing, *in_assign),
             (pinned.3, &expected, pinned.5),
