@@ -156,6 +156,29 @@ pub fn check_with_progress(
 /// properties as found by the exploration, then the three liveness searches. One
 /// mechanism for every engine (the step model, the actor model): only how an actor
 /// inside assign_server_and_queue is found and how a lasso is rendered differ.
+/// A liveness property's report from its search: violated with the lasso's trace,
+/// else holds on a complete search and is incomplete on a bounded one.
+pub(crate) fn liveness_report(
+    name: &'static str,
+    kind: Kind,
+    complete: bool,
+    trace: Option<Trace>,
+    note: Option<&str>,
+) -> PropertyReport {
+    let status = match (&trace, complete) {
+        (Some(_), _) => Status::Violated,
+        (None, true) => Status::Holds,
+        (None, false) => Status::Incomplete,
+    };
+    PropertyReport {
+        name,
+        kind,
+        status,
+        note: note.map(str::to_string),
+        trace,
+    }
+}
+
 pub fn build_report<M>(
     model: &M,
     g: &Graph<M>,
@@ -210,18 +233,7 @@ where
         )
     });
     let liveness = |name, kind, lasso: Option<&Lasso<M::Action>>, note: Option<&str>| {
-        let status = match (lasso, g.complete) {
-            (Some(_), _) => Status::Violated,
-            (None, true) => Status::Holds,
-            (None, false) => Status::Incomplete,
-        };
-        PropertyReport {
-            name,
-            kind,
-            status,
-            note: note.map(str::to_string),
-            trace: lasso.map(&render),
-        }
+        liveness_report(name, kind, g.complete, lasso.map(&render), note)
     };
     let lockstep_note = (livelock.is_some() && stuck.is_none()).then_some(
         "every fair cycle found can still be left by some schedule: threads keep each other looping only in lockstep",

@@ -58,18 +58,7 @@ pub fn check_on_disk(
         });
     }
     let liveness = |name, kind, lasso: Option<&Lasso<Actor>>, note: Option<&str>| {
-        let status = match (lasso, complete) {
-            (Some(_), _) => Status::Violated,
-            (None, true) => Status::Holds,
-            (None, false) => Status::Incomplete,
-        };
-        PropertyReport {
-            name,
-            kind,
-            status,
-            note: note.map(str::to_string),
-            trace: lasso.map(render),
-        }
+        crate::check::liveness_report(name, kind, complete, lasso.map(render), note)
     };
     // The notes of crate::check::build_report, on the same conditions.
     let lockstep_note = (found.fair.is_some() && found.stuck.is_none()).then_some(

@@ -40,24 +40,7 @@ pub fn run() -> u8 {
     let ok2 = show_loop(&purge);
 
     println!("\n3. fixed: {}", Variant::Fixed.summary());
-    let mut ok3 = true;
-    for sc in presets::all() {
-        let r = check(&sc.with_variant(Variant::Fixed), default_bounds());
-        let good = r.complete && r.exit_code() == 0;
-        ok3 &= good;
-        println!(
-            "   {} {}",
-            if good { "verified:" } else { "NOT VERIFIED:" },
-            header(&r)
-        );
-        for p in r
-            .properties
-            .iter()
-            .filter(|p| !matches!(p.status, Status::Holds | Status::Reached))
-        {
-            println!("      {} is {:?}", p.name, p.status);
-        }
-    }
+    let ok3 = verified_on_every_preset(Variant::Fixed);
 
     let ok4 = today(&seed);
 
@@ -117,18 +100,32 @@ fn today(seed: &lbqueue::Scenario) -> bool {
         }
     };
     println!("   master-fixed: {}", Variant::MasterFixed.summary());
-    let mut ok_fixed = true;
+    let ok_fixed = verified_on_every_preset(Variant::MasterFixed);
+    no_loop && ok_orphan && ok_fixed
+}
+
+/// Checks `variant` on every preset and prints one line each; whether every check was
+/// complete with every property holding.
+fn verified_on_every_preset(variant: Variant) -> bool {
+    let mut all = true;
     for sc in presets::all() {
-        let r = check(&sc.with_variant(Variant::MasterFixed), default_bounds());
+        let r = check(&sc.with_variant(variant), default_bounds());
         let good = r.complete && r.exit_code() == 0;
-        ok_fixed &= good;
+        all &= good;
         println!(
             "   {} {}",
             if good { "verified:" } else { "NOT VERIFIED:" },
             header(&r)
         );
+        for p in r
+            .properties
+            .iter()
+            .filter(|p| !matches!(p.status, Status::Holds | Status::Reached))
+        {
+            println!("      {} is {:?}", p.name, p.status);
+        }
     }
-    no_loop && ok_orphan && ok_fixed
+    all
 }
 
 /// Prints the loop no scheduling can stop (`assign_can_return`) and a summary of its
