@@ -688,7 +688,7 @@ fn describe(sys: &System) -> String {
                 v + 1,
                 if srv.maint { "MAINT" } else { "UP" },
                 srv.served,
-                srv.queue.length
+                srv.queue.queueslength()
             )
         })
         .collect();

@@ -116,11 +116,11 @@ fn locks_released(_: &StepModel, s: &System) -> bool {
 }
 
 fn backend_queue_used(_: &StepModel, s: &System) -> bool {
-    s.px.queue.length > 0
+    s.px.queue.queueslength() > 0
 }
 
 fn server_queue_used(_: &StepModel, s: &System) -> bool {
-    s.px.servers.iter().any(|v| v.queue.length > 0)
+    s.px.servers.iter().any(|v| v.queue.queueslength() > 0)
 }
 
 fn server_down_with_queued_streams(_: &StepModel, s: &System) -> bool {

@@ -29,6 +29,9 @@ pub enum Event {
     NoDequeue(ServerId),
     /// `process_srv_queue()` ran one batch and handed slots to these streams.
     ProcessSrvQueue(ServerId, Vec<StreamId>),
+    /// `process_srv_queue()`'s batch on one thread group's queues (26b3e5236): the
+    /// streams it dequeued (0-based group).
+    ProcessSrvQueueTgroup(ServerId, u8, Vec<StreamId>),
     /// `pendconn_dequeue()` on wake-up: the entry is still linked, keep waiting.
     StillQueued(StreamId),
     /// `pendconn_dequeue()`: picked by a server, SC_ST_QUE → SC_ST_ASS.
@@ -220,6 +223,13 @@ impl fmt::Display for Event {
                 f,
                 "process_srv_queue({}) hands slots to {}",
                 ServerName(*v),
+                list(picked)
+            ),
+            ProcessSrvQueueTgroup(v, g, picked) => write!(
+                f,
+                "process_srv_queue({}) on thread group {}'s queues hands slots to {}",
+                ServerName(*v),
+                g + 1,
                 list(picked)
             ),
             StillQueued(s) => write!(f, "{} still queued, keeps waiting", StreamName(*s)),

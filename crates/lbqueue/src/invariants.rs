@@ -13,26 +13,13 @@ use crate::state::{Pc, Phase, QueueId, ServerId, System};
 pub fn counters_consistent(sys: &System) -> Result<(), String> {
     let sys = &*sys.settled();
     let px = &sys.px;
-    let linked = |q: QueueId| sys.queue_entries(q).count();
-    if usize::from(px.queue.length) != linked(QueueId::Backend) {
-        return Err(format!(
-            "px->queue.length = {} but the backend queue holds {} pendconns",
-            px.queue.length,
-            linked(QueueId::Backend)
-        ));
-    }
-    let mut pending = usize::from(px.queue.length);
+    queue_lengths_match(sys, QueueId::Backend)?;
+    let mut pending = usize::from(px.queue.queueslength());
     let mut served = 0usize;
     for (v, srv) in px.servers.iter().enumerate() {
         let name = v + 1;
-        if usize::from(srv.queue.length) != linked(QueueId::Server(v as u8)) {
-            return Err(format!(
-                "s{name}->queue.length = {} but its queue holds {} pendconns",
-                srv.queue.length,
-                linked(QueueId::Server(v as u8))
-            ));
-        }
-        pending += usize::from(srv.queue.length);
+        queue_lengths_match(sys, QueueId::Server(v as u8))?;
+        pending += usize::from(srv.queue.queueslength());
         let holders = sys
             .streams
             .iter()
@@ -183,6 +170,27 @@ pub fn quiescent(sys: &System, sc: &Scenario) -> bool {
     threads_idle(sys) && !sys.cli_pending(sc) && sys.arrived as usize == sys.streams.len()
 }
 
+/// Each thread group's `length` of queue `q` counts the pendconns linked there.
+fn queue_lengths_match(sys: &System, q: QueueId) -> Result<(), String> {
+    let lengths = match q {
+        QueueId::Backend => sys.px.queue.lengths,
+        QueueId::Server(v) => sys.px.servers[v as usize].queue.lengths,
+    };
+    for (g, &length) in lengths.iter().enumerate() {
+        let linked = sys
+            .queue_entries(q)
+            .filter(|&s| usize::from(sys.stream_tgroup(s)) == g)
+            .count();
+        if usize::from(length) != linked {
+            let counter = crate::state::Counter::Length(q, g as u8);
+            return Err(format!(
+                "{counter} = {length} but that queue holds {linked} pendconns"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `no_orphan_pendconn`: at quiescence (nothing can run but timeouts) every non-empty
 /// queue has someone who will dequeue it. At quiescence no stream holds a slot that it
 /// will release, so any linked pendconn is an orphan: it waits for its queue timeout,
@@ -195,7 +203,7 @@ pub fn no_orphan_pendconn(sys: &System, sc: &Scenario) -> bool {
 /// (and the CLI is between commands), the backend queue is empty.
 pub fn backend_queue_drains(sys: &System, sc: &Scenario) -> bool {
     let settled = no_usable_server(sys) && threads_idle(sys) && sys.cli_at_command_boundary(sc);
-    !settled || sys.px.queue.length == 0
+    !settled || sys.px.queue.queueslength() == 0
 }
 
 /// `no_stream_lost`: at quiescence every stream has ended exactly once, except, when

@@ -1,7 +1,9 @@
 //! src/backend.c and the LB algorithms: `assign_server()` and the server picks.
 
 use crate::event::{AssignResult, Event, Journal};
-use crate::queue::{may_dequeue_tasks, process_srv_queue, process_srv_queue_tail};
+use crate::queue::{
+    first_batch, may_dequeue_tasks, other_tgroup, process_srv_queue, process_srv_queue_tail,
+};
 use crate::state::{Counter, LbAlgo, ServerId, StreamId, System};
 use crate::stream::{stream_add_srv_conn, stream_del_srv_conn};
 use crate::variant::Behaviour;
@@ -23,9 +25,9 @@ pub fn assign_server(sys: &mut System, s: StreamId, b: Behaviour, j: &mut Journa
     let px = &sys.px;
     let result = if px.tot_weight() == 0 {
         AssignResult::NoServer
-    } else if px.queue.length > 0
+    } else if px.queue.queueslength() > 0
         && (!b.shortcut_needs_served || px.served > 0)
-        && px.queue.length != px.beconn
+        && px.queue.queueslength() != px.beconn
         && px.algo.takes_shortcut()
     {
         AssignResult::FullShortcut
@@ -46,9 +48,14 @@ pub fn assign_server(sys: &mut System, s: StreamId, b: Behaviour, j: &mut Journa
         if result == AssignResult::Ok(old) {
             sess_change_server(sys, s, Some(old), b);
         } else if may_dequeue_tasks(sys, old) {
-            process_srv_queue(sys, old, j);
-            // This call's tail runs in the same section: a stream reaches the LB
-            // holding a slot only after a connection error, which no scenario has yet.
+            // This call's other thread group batch and its tail run in the same section:
+            // a stream reaches the LB holding a slot only after a connection error,
+            // which no scenario has yet.
+            let own = sys.stream_tgroup(s);
+            process_srv_queue(sys, old, first_batch(sys, own), j);
+            if sys.thread_groups > 1 {
+                process_srv_queue(sys, old, Some(other_tgroup(own)), j);
+            }
             if b.ready_srv {
                 process_srv_queue_tail(sys, old, j);
             }
@@ -101,7 +108,7 @@ fn has_room(sys: &System, v: ServerId) -> bool {
     srv.usable()
         && srv
             .dyn_maxconn()
-            .is_none_or(|m| srv.queue.length == 0 && srv.served < m)
+            .is_none_or(|m| srv.queue.queueslength() == 0 && srv.served < m)
 }
 
 /// The LB pick for the backend's algorithm; `None` means every server is full.

@@ -102,6 +102,9 @@ fn pc_write(out: &mut Vec<u8>, pc: Pc) {
                 Pc::StreamFree => (4, 0),
                 Pc::UnlinkForReadySrv(v) => (5, v),
                 Pc::CheckDequeuer => (6, 0),
+                Pc::OtherTgroupBatch(v, AfterTail::Yield) => (7, v),
+                Pc::OtherTgroupBatch(v, AfterTail::FreeReleaseSlot) => (8, v),
+                Pc::OtherTgroupBatch(v, AfterTail::StreamFree) => (9, v),
                 other => unreachable!("{other:?} has a one-byte code"),
             };
             debug_assert!(v < 16, "server ids fit four bits");
@@ -146,6 +149,9 @@ fn pc_read(r: &mut Reader<'_>) -> Pc {
                 4 => Pc::StreamFree,
                 5 => Pc::UnlinkForReadySrv(v),
                 6 => Pc::CheckDequeuer,
+                7 => Pc::OtherTgroupBatch(v, AfterTail::Yield),
+                8 => Pc::OtherTgroupBatch(v, AfterTail::FreeReleaseSlot),
+                9 => Pc::OtherTgroupBatch(v, AfterTail::StreamFree),
                 code => unreachable!("extended section code {code}"),
             }
         }
@@ -156,7 +162,8 @@ fn counter_code(c: Counter) -> u8 {
     match c {
         Counter::PxServed => 0,
         Counter::PxTotpend => 1,
-        Counter::Length(q) => 2 + queue_code(q),
+        // Bit 6: the second thread group's queue (server ids fit four bits).
+        Counter::Length(q, g) => (2 + queue_code(q)) | (g << 6),
         Counter::SrvServed(v) => 0x80 | v,
     }
 }
@@ -166,7 +173,7 @@ fn counter_of(b: u8) -> Counter {
         0 => Counter::PxServed,
         1 => Counter::PxTotpend,
         v if v & 0x80 != 0 => Counter::SrvServed(v & 0x7f),
-        q => Counter::Length(queue_of(q - 2)),
+        q => Counter::Length(queue_of((q & 0x3f) - 2), (q >> 6) & 1),
     }
 }
 
@@ -248,8 +255,9 @@ impl System {
         out.extend_from_slice(&[
             self.arrived,
             self.cli_pc,
-            u8::from(self.split_atomics),
-            px.queue.length,
+            // Thread groups in the same byte: a system with one group packs as before.
+            u8::from(self.split_atomics) | (self.thread_groups - 1) << 1,
+            px.queue.lengths[0],
             px.totpend,
             px.served,
             px.beconn,
@@ -267,10 +275,16 @@ impl System {
                 srv.maxconn,
                 srv.served,
                 srv.cur_sess,
-                srv.queue.length,
+                srv.queue.lengths[0],
                 srv.weight,
             ]);
+            if self.thread_groups > 1 {
+                out.push(srv.queue.lengths[1]);
+            }
             list(out, &srv.conns);
+        }
+        if self.thread_groups > 1 {
+            out.push(px.queue.lengths[1]);
         }
         list(out, &px.pendconns);
         out.push(self.streams.len() as u8);
@@ -319,11 +333,14 @@ impl System {
     /// The system packed in `bytes` by [`System::pack_into`].
     pub fn unpack(bytes: &[u8]) -> System {
         let mut r = Reader(bytes);
-        let [arrived, cli_pc, split_atomics, length, totpend, served, beconn, algo, rr_next, ready_srv, leaked, n] =
+        let [arrived, cli_pc, atomics_groups, length, totpend, served, beconn, algo, rr_next, ready_srv, leaked, n] =
             [(); 12].map(|_| r.byte());
+        let thread_groups = (atomics_groups >> 1) + 1;
+        let second_length = |r: &mut Reader<'_>| if thread_groups > 1 { r.byte() } else { 0 };
         let servers = (0..n)
             .map(|_| {
                 let [flags, maxconn, served, cur_sess, length, weight] = [(); 6].map(|_| r.byte());
+                let lengths = [length, second_length(&mut r)];
                 Server {
                     maint: flags & 1 != 0,
                     dequeuing: flags & 2 != 0,
@@ -331,14 +348,17 @@ impl System {
                     maxconn,
                     served,
                     cur_sess,
-                    queue: Queue { length },
+                    queue: Queue { lengths },
                     weight,
                     conns: r.list(),
                 }
             })
             .collect();
+        let px_lengths = [length, second_length(&mut r)];
         let px = Proxy {
-            queue: Queue { length },
+            queue: Queue {
+                lengths: px_lengths,
+            },
             totpend,
             served,
             beconn,
@@ -398,7 +418,8 @@ impl System {
             arrived,
             cli_pc,
             cli_deferred: r.deferred(),
-            split_atomics: split_atomics != 0,
+            split_atomics: atomics_groups & 1 != 0,
+            thread_groups,
             deferring: r.deferred(),
         };
         debug_assert!(r.0.is_empty(), "a packed system has nothing after it");
@@ -418,8 +439,10 @@ mod tests {
         let qs = [QueueId::Backend, QueueId::Server(0), QueueId::Server(3)];
         for q in qs {
             assert_eq!(queue_of(queue_code(q)), q);
-            let c = Counter::Length(q);
-            assert_eq!(counter_of(counter_code(c)), c);
+            for g in [0, 1] {
+                let c = Counter::Length(q, g);
+                assert_eq!(counter_of(counter_code(c)), c);
+            }
         }
         for c in [
             Counter::PxServed,
@@ -471,6 +494,9 @@ mod tests {
                 Pc::ReadySrvTail(v, AfterTail::Yield),
                 Pc::ReadySrvTail(v, AfterTail::FreeReleaseSlot),
                 Pc::ReadySrvTail(v, AfterTail::StreamFree),
+                Pc::OtherTgroupBatch(v, AfterTail::Yield),
+                Pc::OtherTgroupBatch(v, AfterTail::FreeReleaseSlot),
+                Pc::OtherTgroupBatch(v, AfterTail::StreamFree),
             ]);
         }
         let codes: HashSet<Vec<u8>> = pcs
@@ -517,7 +543,7 @@ mod tests {
         all.arrived = 3;
         all.cli_pc = 2;
         all.split_atomics = true;
-        all.px.queue.length = 1;
+        all.px.queue.lengths[0] = 1;
         all.px.totpend = 2;
         all.px.served = 255;
         all.px.beconn = 3;
@@ -533,7 +559,7 @@ mod tests {
         srv.maxconn = 0;
         srv.served = 1;
         srv.cur_sess = 1;
-        srv.queue.length = 1;
+        srv.queue.lengths[0] = 1;
         srv.weight = 7;
         srv.conns = SmallVec::from_slice(&[1, 3]);
         all.streams[0].pend_pos = Some(Pendconn {
@@ -567,9 +593,23 @@ mod tests {
             pc: Pc::ReadySrvTail(1, AfterTail::StreamFree),
             call: Call::default(),
         });
-        all.cli_deferred = SmallVec::from_slice(&[(Counter::Length(QueueId::Server(1)), 2)]);
+        all.cli_deferred = SmallVec::from_slice(&[(Counter::Length(QueueId::Server(1), 0), 2)]);
         all.deferring = SmallVec::from_slice(&[(Counter::PxTotpend, -3)]);
-        let mut seen = HashSet::from([round_trip(&base), round_trip(&all)]);
+        // Two thread groups: the second group's lengths and counters pack too.
+        let mut groups = all.clone();
+        groups.thread_groups = 2;
+        groups.px.queue.lengths[1] = 2;
+        groups.px.servers[0].queue.lengths[1] = 3;
+        groups.px.servers[1].queue.lengths[1] = 4;
+        groups
+            .deferring
+            .push((Counter::Length(QueueId::Backend, 1), -1));
+        groups.threads[0].task = Some(Task {
+            stream: 3,
+            pc: Pc::OtherTgroupBatch(1, AfterTail::FreeReleaseSlot),
+            call: Call::default(),
+        });
+        let mut seen = HashSet::from([round_trip(&base), round_trip(&all), round_trip(&groups)]);
         // Each stream flag alone packs differently.
         for flag in 0..4 {
             let mut one = base.clone();
@@ -584,15 +624,23 @@ mod tests {
         }
     }
 
-    /// Every state reachable in the presets packs to bytes that unpack to it, and two
-    /// different states never pack alike.
+    /// Every state reachable in the presets (and in the two-thread-group scenario, whose
+    /// systems carry a second length per queue) packs to bytes that unpack to it, and
+    /// two different states never pack alike.
     #[test]
     fn every_reachable_state_packs_and_unpacks_exactly() {
-        for sc in presets::all() {
+        let groups = crate::Scenario::from_toml(
+            include_str!("../../../scenarios/thread-groups.toml"),
+            "thread-groups",
+        )
+        .expect("scenarios/thread-groups.toml");
+        for sc in presets::all().into_iter().chain([groups]) {
             // The small presets with every variant's locals and split atomics' owed
             // updates; the large ones once.
             let small = ["one-thread", "hash", "first", "timeouts"].contains(&sc.name.as_str());
-            let runs: &[(Variant, bool)] = if small {
+            let runs: &[(Variant, bool)] = if sc.name == "thread-groups" {
+                &[(Variant::Master, true)]
+            } else if small {
                 &[
                     (Variant::Fixed, true),
                     (Variant::BoundedRetry, false),

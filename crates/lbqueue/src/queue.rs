@@ -24,8 +24,10 @@ pub fn pendconn_add(sys: &mut System, s: StreamId, j: &mut Journal) -> QueueId {
         target: None,
         assigned,
     });
-    // `length` before the insertion, `totpend` after the unlock.
-    sys.px.queue_mut(queue).length += 1;
+    // `length` before the insertion, `totpend` after the unlock; since 26b3e5236 in
+    // the queue of the adding thread's group (`per_tgrp[tgid - 1]`).
+    let g = sys.stream_tgroup(s);
+    sys.px.queue_mut(queue).lengths[g as usize] += 1;
     sys.px.pendconns.push(s);
     sys.defer_atomic(Counter::PxTotpend, 1);
     j.note(|| Event::PendconnAdd(s, queue));
@@ -33,12 +35,14 @@ pub fn pendconn_add(sys: &mut System, s: StreamId, j: &mut Journal) -> QueueId {
 }
 
 /// Takes a linked pendconn out of its queue's tree (under the queue lock); the caller
-/// fixes the counters. Returns the queue.
-pub(crate) fn unlink_from_tree(sys: &mut System, s: StreamId) -> QueueId {
+/// fixes the counters. Returns the `length` counter of the queue it was in (its thread
+/// group's, with per-thread-group queues).
+pub(crate) fn unlink_from_tree(sys: &mut System, s: StreamId) -> Counter {
     let queue = sys.streams[s as usize]
         .pend_pos
         .expect("unlink: stream has no pendconn")
         .queue;
+    let length = Counter::Length(queue, sys.stream_tgroup(s));
     let pos = sys
         .px
         .pendconns
@@ -46,31 +50,38 @@ pub(crate) fn unlink_from_tree(sys: &mut System, s: StreamId) -> QueueId {
         .position(|&x| x == s)
         .expect("unlink: pendconn not linked");
     sys.px.pendconns.remove(pos);
-    queue
+    length
 }
 
 /// Unlinks a pendconn and fixes the counters inside the lock, as
 /// `pendconn_must_try_again()` does.
 pub(crate) fn unlink(sys: &mut System, s: StreamId) {
-    let queue = unlink_from_tree(sys, s);
-    sys.add(Counter::Length(queue), -1);
+    let length = unlink_from_tree(sys, s);
+    sys.add(length, -1);
     sys.add(Counter::PxTotpend, -1);
 }
 
 /// Models `pendconn_unlink()`: unlinks under the queue lock, then decrements the
 /// queue's `length` and `totpend` just after the unlock.
 pub(crate) fn pendconn_unlink(sys: &mut System, s: StreamId) {
-    let queue = unlink_from_tree(sys, s);
-    sys.defer_atomic(Counter::Length(queue), -1);
+    let length = unlink_from_tree(sys, s);
+    sys.defer_atomic(length, -1);
     sys.defer_atomic(Counter::PxTotpend, -1);
 }
 
-/// Takes `n` from `totpend` and from queue `q`'s `length` after a batch's unlock
-/// (`pendconn_redistribute`, `pendconn_grab_from_px`).
-fn after_batch(sys: &mut System, q: QueueId, n: usize) {
-    if n > 0 {
-        sys.defer_atomic(Counter::Length(q), -(n as i8));
-        sys.defer_atomic(Counter::PxTotpend, -(n as i8));
+/// Takes the entries `taken` out of queue `q`'s `length` (each thread group's) and
+/// out of `totpend` after a batch's unlock (`pendconn_redistribute`,
+/// `pendconn_grab_from_px`), or only out of the lengths when `totpend` stays (a
+/// seeded bug).
+fn after_batch(sys: &mut System, q: QueueId, taken: &[StreamId], totpend_too: bool) {
+    for g in 0..sys.thread_groups {
+        let n = taken.iter().filter(|&&s| sys.stream_tgroup(s) == g).count();
+        if n > 0 {
+            sys.defer_atomic(Counter::Length(q, g), -(n as i8));
+        }
+    }
+    if totpend_too && !taken.is_empty() {
+        sys.defer_atomic(Counter::PxTotpend, -(taken.len() as i8));
     }
 }
 
@@ -155,18 +166,39 @@ pub fn pendconn_must_try_again_in_call(
 /// free connection (by `cur_sess`, as HAProxy does, not by `served`).
 pub fn may_dequeue_tasks(sys: &System, v: ServerId) -> bool {
     let srv = &sys.px.servers[v as usize];
-    let work = srv.queue.length > 0 || (sys.px.queue.length > 0 && srv.usable());
+    // `queueslength` since 583303c48 (queue.h:89 at 50872daa6): every group's queues.
+    let work = srv.queue.queueslength() > 0 || (sys.px.queue.queueslength() > 0 && srv.usable());
     work && srv.dyn_maxconn().is_none_or(|m| srv.cur_sess < m)
 }
 
 /// HAProxy's `maxpollevents`: the most entries one `process_srv_queue` batch hands out.
 const MAX_POLL_EVENTS: u8 = 200;
 
+/// The first batch of a `process_srv_queue` run by a thread of group `own`: the
+/// single queue (`None`) when the queues are not per thread group, else the thread's
+/// own group's queues (26b3e5236: `cur_tgrp = tgid` while `self_served` is below
+/// MAX_SELF_USE_QUEUE; the model keeps `self_served` at 0, CHECKS.md "Thread groups").
+pub fn first_batch(sys: &System, own: u8) -> Option<u8> {
+    (sys.thread_groups > 1).then_some(own)
+}
+
+/// The other thread group's queues, visited by a thread of group `own` after its own
+/// (two groups at most: the other one is the only choice of `last_other_tgrp_served`).
+pub fn other_tgroup(own: u8) -> u8 {
+    1 - own
+}
+
 /// Models `process_srv_queue(srv)`: one batch under the server queue lock (the
 /// `dequeuing` flag is set and cleared inside it), handing free slots to the oldest
 /// entries of the server queue and, when the server may serve the backend, of the
 /// backend queue. The slots are accounted (`served`), unlike `pendconn_grab_from_px`.
-pub fn process_srv_queue(sys: &mut System, v: ServerId, j: &mut Journal) {
+///
+/// With per-thread-group queues (26b3e5236) each batch runs on one group's queues,
+/// `tgroup` (queue.c:442–507 at 50872daa6: `dequeuing` and the lock of
+/// `per_tgrp[cur_tgrp - 1]`, `pendconn_process_next_strm(.., cur_tgrp)` comparing that
+/// group's server and backend heads); the caller runs the other group's batch as a
+/// section of its own, after the lock is released. `None`: the single queue.
+pub fn process_srv_queue(sys: &mut System, v: ServerId, tgroup: Option<u8>, j: &mut Journal) {
     let px_ok = sys.px.servers[v as usize].usable();
     let mut picked = Vec::new();
     sys.px.servers[v as usize].dequeuing = true;
@@ -177,20 +209,24 @@ pub fn process_srv_queue(sys: &mut System, v: ServerId, j: &mut Journal) {
         {
             break;
         }
-        let Some(s) = pendconn_process_next_strm(sys, v, px_ok) else {
+        let Some(s) = pendconn_process_next_strm(sys, v, px_ok, tgroup) else {
             break;
         };
         sys.px.servers[v as usize].served += 1;
         picked.push(s);
     }
     sys.px.servers[v as usize].dequeuing = false;
-    // `if (done) { px->totpend -= done; px->served += done; }`, after the unlock.
+    // `if (done) { px->totpend -= done; px->served += done; }`, after the unlock (with
+    // two groups, after each group's batch: CHECKS.md "Thread groups").
     if !picked.is_empty() {
         let done = picked.len() as i8;
         sys.defer_atomic(Counter::PxTotpend, -done);
         sys.defer_atomic(Counter::PxServed, done);
     }
-    j.note(|| Event::ProcessSrvQueue(v, picked));
+    match tgroup {
+        None => j.note(|| Event::ProcessSrvQueue(v, picked)),
+        Some(g) => j.note(|| Event::ProcessSrvQueueTgroup(v, g, picked)),
+    }
 }
 
 /// Models the tail of `process_srv_queue(srv)` that cda7275ef added (queue.c:516–545
@@ -220,7 +256,13 @@ pub fn process_srv_queue_tail(sys: &mut System, v: ServerId, j: &mut Journal) {
     let room = srv.dyn_maxconn().is_none_or(|m| srv.served < m);
     let mut picked = Vec::new();
     if room {
-        if let Some(s) = pendconn_process_next_strm(sys, v, px_ok) {
+        // Since 26b3e5236 each thread group's queues in turn, the first that gives one
+        // (queue.c:533–544 at 50872daa6).
+        let next = match sys.thread_groups {
+            1 => pendconn_process_next_strm(sys, v, px_ok, None),
+            n => (0..n).find_map(|g| pendconn_process_next_strm(sys, v, px_ok, Some(g))),
+        };
+        if let Some(s) = next {
             sys.px.servers[v as usize].served += 1;
             picked.push(s);
             sys.defer_atomic(Counter::PxTotpend, -1);
@@ -233,9 +275,18 @@ pub fn process_srv_queue_tail(sys: &mut System, v: ServerId, j: &mut Journal) {
 /// Models `pendconn_process_next_strm()`: picks the older of the server queue's head and
 /// (when `px_ok`) the backend queue's head, unlinks it, marks it ASSIGNED to the server,
 /// gives the stream the slot (`srv_conn`) and wakes it. The caller counts `served`.
-fn pendconn_process_next_strm(sys: &mut System, v: ServerId, px_ok: bool) -> Option<StreamId> {
+/// With per-thread-group queues, both heads are thread group `tgroup`'s.
+fn pendconn_process_next_strm(
+    sys: &mut System,
+    v: ServerId,
+    px_ok: bool,
+    tgroup: Option<u8>,
+) -> Option<StreamId> {
     // `pendconns` is in age order, so the first entry of either queue is the older head.
     let s = sys.px.pendconns.iter().copied().find(|&s| {
+        if tgroup.is_some_and(|g| sys.stream_tgroup(s) != g) {
+            return false;
+        }
         match sys.streams[s as usize].pend_pos.map(|p| p.queue) {
             Some(QueueId::Server(w)) => w == v,
             Some(QueueId::Backend) => px_ok,
@@ -243,8 +294,8 @@ fn pendconn_process_next_strm(sys: &mut System, v: ServerId, px_ok: bool) -> Opt
         }
     })?;
     // The queue's `length` drops inside the batch; `totpend` once after it.
-    let queue = unlink_from_tree(sys, s);
-    sys.add(Counter::Length(queue), -1);
+    let length = unlink_from_tree(sys, s);
+    sys.add(length, -1);
     let p = sys.streams[s as usize]
         .pend_pos
         .as_mut()
@@ -330,7 +381,7 @@ pub fn pendconn_redistribute(
             p.assigned = false;
             sys.wake(s);
         }
-        after_batch(sys, QueueId::Server(v), from_server.len());
+        after_batch(sys, QueueId::Server(v), &from_server, true);
     }
     let mut from_backend = Vec::new();
     if b.purge_backend_queue && sys.px.tot_weight() == 0 {
@@ -339,14 +390,8 @@ pub fn pendconn_redistribute(
             unlink_from_tree(sys, s);
             sys.wake(s);
         }
-        if bug != Some(SeededBug::PurgeKeepsTotpend) {
-            after_batch(sys, QueueId::Backend, from_backend.len());
-        } else if !from_backend.is_empty() {
-            sys.defer_atomic(
-                Counter::Length(QueueId::Backend),
-                -(from_backend.len() as i8),
-            );
-        }
+        let totpend_too = bug != Some(SeededBug::PurgeKeepsTotpend);
+        after_batch(sys, QueueId::Backend, &from_backend, totpend_too);
     }
     j.note(|| Event::Redistribute {
         server: v,
@@ -379,6 +424,6 @@ pub fn pendconn_grab_from_px(sys: &mut System, v: ServerId, j: &mut Journal) {
         sys.wake(s);
         grabbed.push(s);
     }
-    after_batch(sys, QueueId::Backend, grabbed.len());
+    after_batch(sys, QueueId::Backend, &grabbed, true);
     j.note(|| Event::Grab(v, grabbed));
 }

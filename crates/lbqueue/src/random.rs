@@ -197,6 +197,7 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         cli,
         queue_timeout,
         split_atomics: false,
+        thread_groups: 1,
         seeded_bug: None,
     }
 }
@@ -299,6 +300,8 @@ pub fn reductions(s: &Scenario) -> Vec<(Reduction, Scenario)> {
         for gone in 0..s.threads {
             let mut t = s.clone();
             t.threads -= 1;
+            // Never more thread groups than threads.
+            t.thread_groups = t.thread_groups.min(t.threads);
             t.streams = s
                 .streams
                 .iter()

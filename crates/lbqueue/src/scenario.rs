@@ -24,6 +24,10 @@ pub mod limits {
     pub const STREAMS: usize = 64;
     /// Most CLI commands.
     pub const CLI_COMMANDS: usize = 36;
+    /// Most thread groups. With two, every queue has one other group, so
+    /// `last_other_tgrp_served`'s rotation among several other groups never comes into
+    /// play (CHECKS.md, "Thread groups").
+    pub const THREAD_GROUPS: u8 = 2;
 }
 
 /// One server's configuration.
@@ -89,6 +93,11 @@ pub struct Scenario {
     /// unlink) change in steps of their own (`atomics = "split"`), or in the section
     /// whose lock they follow (`"in-section"`, the default).
     pub split_atomics: bool,
+    /// HAProxy's `thread-groups` (1 or 2): threads are split into groups in order,
+    /// evenly (`T1`.. in group 1), as HAProxy does by default. Only a variant with
+    /// per-thread-group queues (26b3e5236, `per-tgrp-queues`) reads it; the free CLI
+    /// actor runs as a thread of group 1.
+    pub thread_groups: u8,
     /// A bug seeded by a test to show a property bites; never read from a file.
     pub seeded_bug: Option<SeededBug>,
 }
@@ -101,9 +110,26 @@ pub struct CliSection {
     /// Whether it is the command's first section.
     pub first: bool,
     /// Which section of the command it is: 0 the state change, 1 the queue work under
-    /// another lock, 2 (`ready_srv` only, after `enable`'s `process_srv_queue`) the
-    /// batch's tail that may publish `px->ready_srv`.
+    /// another lock; after `enable`'s `process_srv_queue`, with per-thread-group queues
+    /// and two groups, the second group's batch; then (`ready_srv` only) the batch's
+    /// tail that may publish `px->ready_srv`.
     pub index: u8,
+    /// What that section does.
+    pub role: CliRole,
+}
+
+/// What a section of a CLI command does ([`CliSection::role`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CliRole {
+    /// The state change under the server lock (`srv_set_admin_flag`, …).
+    StateChange,
+    /// The queue work under a queue lock (`pendconn_redistribute`,
+    /// `pendconn_grab_from_px`, or `process_srv_queue`'s batch on thread group 1).
+    QueueWork,
+    /// `process_srv_queue`'s batch on the other thread group's queues (26b3e5236).
+    OtherTgroupBatch,
+    /// `process_srv_queue`'s tail (cda7275ef).
+    ReadySrvTail,
 }
 
 impl Scenario {
@@ -122,13 +148,19 @@ impl Scenario {
         label
     }
 
-    /// How many sections a CLI command has: the state change, then the queue work
-    /// under another lock, and with `ready_srv` after `enable`'s `process_srv_queue` its
-    /// tail (the test that may publish `px->ready_srv`).
-    fn sections_of(&self, c: CliCommand, b: &Behaviour) -> u8 {
-        match c.kind {
-            CliKind::Enable if b.ready_srv && b.enable_processes_queue => 3,
-            _ => 2,
+    /// The sections of a CLI command, in order: the state change, then the queue work
+    /// under another lock; after `enable`'s `process_srv_queue` (111ea83ed), the other
+    /// thread group's batch when there are two groups with their own queues, and with
+    /// `ready_srv` the tail (the test that may publish `px->ready_srv`).
+    fn sections_of(&self, c: CliCommand, b: &Behaviour) -> &'static [CliRole] {
+        use CliRole::*;
+        let runs_queue = c.kind == CliKind::Enable && b.enable_processes_queue;
+        let two_groups = b.per_tgrp_queues && self.thread_groups > 1;
+        match (runs_queue, two_groups, b.ready_srv) {
+            (true, true, true) => &[StateChange, QueueWork, OtherTgroupBatch, ReadySrvTail],
+            (true, true, false) => &[StateChange, QueueWork, OtherTgroupBatch],
+            (true, false, true) => &[StateChange, QueueWork, ReadySrvTail],
+            _ => &[StateChange, QueueWork],
         }
     }
 
@@ -137,26 +169,33 @@ impl Scenario {
         let b = self.behaviour();
         self.cli
             .iter()
-            .map(|&c| usize::from(self.sections_of(c, &b)))
+            .map(|&c| self.sections_of(c, &b).len())
             .sum()
     }
 
     /// The CLI section at `pc`.
     pub fn cli_section(&self, pc: u8) -> Option<CliSection> {
         let b = self.behaviour();
-        let mut left = pc;
+        let mut left = usize::from(pc);
         for &command in &self.cli {
-            let n = self.sections_of(command, &b);
-            if left < n {
+            let roles = self.sections_of(command, &b);
+            if let Some(&role) = roles.get(left) {
                 return Some(CliSection {
                     command,
                     first: left == 0,
-                    index: left,
+                    index: left as u8,
+                    role,
                 });
             }
-            left -= n;
+            left -= roles.len();
         }
         None
+    }
+
+    /// The thread group (0-based) of thread `t`: HAProxy fills the groups in thread
+    /// order, evenly (`thread-groups 2` with 3 threads: T1, T2 in group 1, T3 in 2).
+    pub fn tgroup_of(&self, t: ThreadId) -> u8 {
+        tgroup_of(t, self.threads, self.thread_groups)
     }
 
     /// The same scenario checked against another variant.
@@ -224,6 +263,9 @@ impl Scenario {
         if self.split_atomics {
             out.push_str("atomics = \"split\"\n");
         }
+        if self.thread_groups != 1 {
+            out.push_str(&format!("thread_groups = {}\n", self.thread_groups));
+        }
         for s in &self.servers {
             out.push_str(&format!(
                 "\n[[servers]]\nname = {}\nmaxconn = {}\nweight = {}\n",
@@ -237,6 +279,12 @@ impl Scenario {
         }
         out
     }
+}
+
+/// The thread group (0-based) of thread `t` among `threads` split into `groups` in
+/// order, evenly (HAProxy's default `thread-groups` mapping).
+pub fn tgroup_of(t: ThreadId, threads: u8, groups: u8) -> u8 {
+    (u16::from(t) * u16::from(groups) / u16::from(threads.max(1))) as u8
 }
 
 /// A TOML basic string (TOML's escapes, not Rust's `{:?}` ones such as `\u{200b}`).
@@ -323,6 +371,7 @@ struct ScenarioFile {
     #[serde(default)]
     queue_timeout: bool,
     atomics: Option<String>,
+    thread_groups: Option<i64>,
     servers: Vec<ServerFile>,
 }
 
@@ -430,6 +479,15 @@ impl ScenarioFile {
                 format!("{} entries", self.streams.len()),
             ));
         }
+        let thread_groups = match self.thread_groups {
+            None => 1,
+            Some(g) => in_range(
+                "thread_groups",
+                g,
+                1,
+                i64::from(limits::THREAD_GROUPS.min(threads)),
+            )?,
+        };
         let streams = self
             .streams
             .iter()
@@ -464,6 +522,7 @@ impl ScenarioFile {
             cli,
             queue_timeout: self.queue_timeout,
             split_atomics,
+            thread_groups,
             seeded_bug: None,
         })
     }

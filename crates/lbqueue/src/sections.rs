@@ -11,8 +11,9 @@ use std::fmt;
 use crate::event::{AssignResult, Event, Journal};
 use crate::lb::{assign_server, sess_change_server, take_reserved_slot};
 use crate::queue::{
-    may_dequeue_tasks, pendconn_add, pendconn_dequeue, pendconn_must_try_again_in_call,
-    process_srv_queue, process_srv_queue_tail, unlink_from_tree, Dequeued, TryAgain,
+    first_batch, may_dequeue_tasks, other_tgroup, pendconn_add, pendconn_dequeue,
+    pendconn_must_try_again_in_call, process_srv_queue, process_srv_queue_tail, unlink_from_tree,
+    Dequeued, TryAgain,
 };
 use crate::scenario::Scenario;
 use crate::server::run_cli_section;
@@ -177,7 +178,7 @@ fn run_actor(
             let section = sc
                 .cli_section(sys.cli_pc)
                 .expect("CLI step with an empty script");
-            run_cli_section(sys, section.command, section.index, b, sc.seeded_bug, j);
+            run_cli_section(sys, section.command, section.role, b, sc.seeded_bug, j);
             sys.cli_pc += 1;
             None
         }
@@ -389,8 +390,13 @@ fn run_section(
             }
         }
         Pc::DequeueAfterQueueing(v) | Pc::DequeueAfterRelease(v) => {
-            let ran = offer_slot(sys, v, b, j);
-            then_tail(b, ran, AfterTail::Yield)
+            let ran = offer_slot(sys, s, v, b, j);
+            then_tail(sys, b, ran, AfterTail::Yield)
+        }
+        Pc::OtherTgroupBatch(v, after) => {
+            let own = sys.stream_tgroup(s);
+            process_srv_queue(sys, v, Some(other_tgroup(own)), j);
+            tail_or_after(b, v, after)
         }
         Pc::ReadySrvTail(v, after) => {
             process_srv_queue_tail(sys, v, j);
@@ -441,13 +447,13 @@ fn run_section(
             }
         }
         Pc::ShutdownDequeue(v) => {
-            let ran = offer_slot(sys, v, b, j);
-            then_tail(b, ran, AfterTail::StreamFree)
+            let ran = offer_slot(sys, s, v, b, j);
+            then_tail(sys, b, ran, AfterTail::StreamFree)
         }
         Pc::StreamFree => stream_free(sys, s, b, j),
         Pc::FreeDequeue(v) => {
-            let ran = offer_slot(sys, v, b, j);
-            then_tail(b, ran, AfterTail::FreeReleaseSlot)
+            let ran = offer_slot(sys, s, v, b, j);
+            then_tail(sys, b, ran, AfterTail::FreeReleaseSlot)
         }
         Pc::FreeReleaseSlot => {
             let old = release_slot(sys, s, b, j);
@@ -497,12 +503,23 @@ fn check_dequeuer(sys: &mut System, s: StreamId, j: &mut Journal) -> Option<Pc> 
     }
 }
 
-/// After a section that may have called `process_srv_queue(w)` (`ran`): with
-/// `ready_srv` that call's tail is the next section, then `after`.
-fn then_tail(b: Behaviour, ran: Option<ServerId>, after: AfterTail) -> Option<Pc> {
+/// After a section that may have called `process_srv_queue(w)` (`ran`): with two
+/// thread groups, that call's batch on the other group's queues is the next section;
+/// else, with `ready_srv`, that call's tail; then `after`.
+fn then_tail(sys: &System, b: Behaviour, ran: Option<ServerId>, after: AfterTail) -> Option<Pc> {
     match ran {
-        Some(w) if b.ready_srv => Some(Pc::ReadySrvTail(w, after)),
-        _ => continue_after(after),
+        Some(w) if sys.thread_groups > 1 => Some(Pc::OtherTgroupBatch(w, after)),
+        Some(w) => tail_or_after(b, w, after),
+        None => continue_after(after),
+    }
+}
+
+/// After every batch of `process_srv_queue(w)`: with `ready_srv` its tail, then `after`.
+fn tail_or_after(b: Behaviour, w: ServerId, after: AfterTail) -> Option<Pc> {
+    if b.ready_srv {
+        Some(Pc::ReadySrvTail(w, after))
+    } else {
+        continue_after(after)
     }
 }
 
@@ -541,8 +558,8 @@ fn unlink_for_ready_srv(
             .ready_srv_giveback_dequeues
             .then_some(Pc::DequeueAfterRelease(v));
     }
-    let queue = unlink_from_tree(sys, s);
-    sys.defer_atomic(Counter::Length(queue), -1);
+    let length = unlink_from_tree(sys, s);
+    sys.defer_atomic(length, -1);
     sys.defer_atomic(Counter::PxTotpend, -1);
     let strm = &mut sys.streams[s as usize];
     strm.pend_pos = None;
@@ -564,10 +581,13 @@ fn check_server(sys: &mut System, s: StreamId, v: ServerId, b: Behaviour, j: &mu
         sys.streams[s as usize].phase = Phase::Ass;
         return Pc::Connect;
     }
+    // "Has the server a queue" reads the stream's own thread group's `length` since
+    // 26b3e5236 (backend.c:1050–1059 at 50872daa6): the whole queue before it.
+    let own = sys.stream_tgroup(s) as usize;
     let srv = &sys.px.servers[v as usize];
     let full = srv
         .dyn_maxconn()
-        .is_some_and(|m| srv.queue.length > 0 || srv.served >= m);
+        .is_some_and(|m| srv.queue.lengths[own] > 0 || srv.served >= m);
     if full {
         j.note(|| Event::ServerFull(s, v));
         Pc::AddToServerQueue(v)
@@ -597,20 +617,28 @@ fn queued(sys: &mut System, s: StreamId, j: &mut Journal) {
 /// that went down counted in `px->served`, so `pendconn_must_try_again` trusted it to
 /// dequeue the backend, and it never will.
 ///
-/// Returns the server whose queue `process_srv_queue` ran, if it ran.
-fn offer_slot(sys: &mut System, v: ServerId, b: Behaviour, j: &mut Journal) -> Option<ServerId> {
+/// Returns the server whose queue `process_srv_queue` ran, if it ran. Stream `s`'s
+/// thread runs it: with per-thread-group queues, on its own group's queues first.
+fn offer_slot(
+    sys: &mut System,
+    s: StreamId,
+    v: ServerId,
+    b: Behaviour,
+    j: &mut Journal,
+) -> Option<ServerId> {
+    let first = first_batch(sys, sys.stream_tgroup(s));
     if may_dequeue_tasks(sys, v) {
-        process_srv_queue(sys, v, j);
+        process_srv_queue(sys, v, first, j);
         return Some(v);
     }
     j.note(|| Event::NoDequeue(v));
-    let stranded = sys.px.queue.length > 0 && !sys.px.servers[v as usize].usable();
+    let stranded = sys.px.queue.queueslength() > 0 && !sys.px.servers[v as usize].usable();
     if b.release_offers_backend_elsewhere && stranded {
         let n = sys.px.servers.len() as ServerId;
         if let Some(w) =
             (0..n).find(|&w| sys.px.servers[w as usize].usable() && may_dequeue_tasks(sys, w))
         {
-            process_srv_queue(sys, w, j);
+            process_srv_queue(sys, w, first, j);
             return Some(w);
         }
     }

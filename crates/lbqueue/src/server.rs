@@ -3,9 +3,10 @@
 
 use crate::event::{Event, Journal};
 use crate::queue::{
-    pendconn_grab_from_px, pendconn_redistribute, process_srv_queue, process_srv_queue_tail,
+    first_batch, other_tgroup, pendconn_grab_from_px, pendconn_redistribute, process_srv_queue,
+    process_srv_queue_tail,
 };
-use crate::scenario::{CliCommand, CliKind};
+use crate::scenario::{CliCommand, CliKind, CliRole};
 use crate::state::{Phase, ServerId, System};
 use crate::variant::{Behaviour, SeededBug};
 
@@ -60,21 +61,25 @@ pub fn ready_srv_reset(sys: &mut System, v: ServerId, j: &mut Journal) {
 
 /// One section of a CLI command: `disable` and `shutdown sessions` end with
 /// `pendconn_redistribute()`, `enable` with `pendconn_grab_from_px()` (or, since
-/// 111ea83ed, `process_srv_queue()` and, with `ready_srv`, that call's tail), each a
-/// separate section from the one before it (another lock). `index` is the section's
-/// place in its command ([`crate::scenario::CliSection::index`]).
+/// 111ea83ed, `process_srv_queue()`: with two thread groups of queues its second
+/// group's batch, and with `ready_srv` that call's tail), each a separate section from
+/// the one before it (another lock). `role` is what the section does
+/// ([`crate::scenario::CliSection::role`]). The free CLI actor stands for a thread of
+/// thread group 1.
 pub fn run_cli_section(
     sys: &mut System,
     command: CliCommand,
-    index: u8,
+    role: CliRole,
     b: Behaviour,
     bug: Option<SeededBug>,
     j: &mut Journal,
 ) {
+    const CLI_TGROUP: u8 = 0;
     let v = command.server;
-    match (command.kind, index) {
-        (CliKind::Disable, 0) => srv_set_admin_maint(sys, v, j),
-        (CliKind::Shutdown, 0) => srv_shutdown_streams(sys, v, j),
+    match (command.kind, role) {
+        (CliKind::Disable, CliRole::StateChange) => srv_set_admin_maint(sys, v, j),
+        (CliKind::Shutdown, CliRole::StateChange) => srv_shutdown_streams(sys, v, j),
+        (CliKind::Enable, CliRole::StateChange) => srv_clear_admin_maint(sys, v, j),
         (CliKind::Disable, _) => {
             pendconn_redistribute(sys, v, b, bug, j);
             if b.ready_srv_reset_on_down {
@@ -82,9 +87,14 @@ pub fn run_cli_section(
             }
         }
         (CliKind::Shutdown, _) => pendconn_redistribute(sys, v, b, bug, j),
-        (CliKind::Enable, 0) => srv_clear_admin_maint(sys, v, j),
-        (CliKind::Enable, 1) if b.enable_processes_queue => process_srv_queue(sys, v, j),
-        (CliKind::Enable, 1) => pendconn_grab_from_px(sys, v, j),
-        (CliKind::Enable, _) => process_srv_queue_tail(sys, v, j),
+        (CliKind::Enable, CliRole::QueueWork) if b.enable_processes_queue => {
+            let first = first_batch(sys, CLI_TGROUP);
+            process_srv_queue(sys, v, first, j)
+        }
+        (CliKind::Enable, CliRole::QueueWork) => pendconn_grab_from_px(sys, v, j),
+        (CliKind::Enable, CliRole::OtherTgroupBatch) => {
+            process_srv_queue(sys, v, Some(other_tgroup(CLI_TGROUP)), j)
+        }
+        (CliKind::Enable, CliRole::ReadySrvTail) => process_srv_queue_tail(sys, v, j),
     }
 }

@@ -30,10 +30,25 @@ pub enum QueueId {
 /// A queue's counters. The entries themselves live in [`Proxy::pendconns`], in enqueue
 /// order, because HAProxy compares the heads of a server queue and of the backend queue
 /// by age when it dequeues.
+///
+/// Since 26b3e5236 a server and the backend have one queue per thread group
+/// (`per_tgrp[g].queue`), each with its `length`, and `queueslength` counts them all.
+/// The model keeps one `length` per group ([`crate::scenario::limits::THREAD_GROUPS`]);
+/// `queueslength` is their sum: HAProxy updates the two with adjacent atomics on every
+/// path (queue.c:202–210, 353–355, 375–377 at 50872daa6), which the model makes one
+/// update. With a single queue (before 26b3e5236, or one group) only `lengths[0]` moves.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Queue {
-    /// `queue.length`: the atomic count HAProxy reads without the lock.
-    pub length: u8,
+    /// `per_tgrp[g].queue.length`: the atomic count HAProxy reads without the lock.
+    pub lengths: [u8; 2],
+}
+
+impl Queue {
+    /// `queueslength` (583303c48): entries in every thread group's queue; with a
+    /// single queue, `queue.length`.
+    pub fn queueslength(&self) -> u8 {
+        self.lengths[0].wrapping_add(self.lengths[1])
+    }
 }
 
 /// `struct server`, reduced to what the queue logic reads and writes.
@@ -288,6 +303,10 @@ pub enum Pc {
     /// `master-fixed`: the queued stream got no server from `ready_srv`; it reads the
     /// servers' `served` to make sure somebody will dequeue it.
     CheckDequeuer,
+    /// `process_srv_queue(srv)` with per-thread-group queues (26b3e5236): after the
+    /// batch on the thread's own group's queues and its unlock, the batch on the other
+    /// group's queues (while `srv->served < maxconn`); then the tail, then `AfterTail`.
+    OtherTgroupBatch(ServerId, AfterTail),
 }
 
 impl Pc {
@@ -357,8 +376,8 @@ pub enum Counter {
     PxServed,
     /// `px->totpend`.
     PxTotpend,
-    /// A queue's `length`.
-    Length(QueueId),
+    /// A queue's `length`, in thread group `.1` (0 with a single queue).
+    Length(QueueId, u8),
     /// A server's `served`, when HAProxy drops it after `px->served` (c880c32b1).
     SrvServed(ServerId),
 }
@@ -368,8 +387,15 @@ impl fmt::Display for Counter {
         match self {
             Counter::PxServed => f.write_str("px->served"),
             Counter::PxTotpend => f.write_str("px->totpend"),
-            Counter::Length(QueueId::Backend) => f.write_str("px->queue.length"),
-            Counter::Length(QueueId::Server(v)) => write!(f, "s{}->queue.length", v + 1),
+            Counter::Length(QueueId::Backend, 0) => f.write_str("px->queue.length"),
+            Counter::Length(QueueId::Server(v), 0) => write!(f, "s{}->queue.length", v + 1),
+            // Group 1's queue keeps the single queue's name; group 2's is spelt out.
+            Counter::Length(QueueId::Backend, g) => {
+                write!(f, "px->per_tgrp[{g}].queue.length")
+            }
+            Counter::Length(QueueId::Server(v), g) => {
+                write!(f, "s{}->per_tgrp[{g}].queue.length", v + 1)
+            }
             Counter::SrvServed(v) => write!(f, "s{}->served", v + 1),
         }
     }
@@ -420,6 +446,9 @@ pub struct System {
     /// The updates the section in progress leaves for after its lock; moved to the
     /// running actor when the section ends (always empty between two steps).
     pub deferring: Deferred,
+    /// Thread groups with queues of their own: the scenario's `thread_groups` when the
+    /// variant has per-thread-group queues (26b3e5236), else 1; constant for a run.
+    pub thread_groups: u8,
 }
 
 impl System {
@@ -460,6 +489,11 @@ impl System {
             cli_deferred: SmallVec::new(),
             split_atomics: scenario.split_atomics,
             deferring: SmallVec::new(),
+            thread_groups: if scenario.behaviour().per_tgrp_queues {
+                scenario.thread_groups
+            } else {
+                1
+            },
         }
     }
 
@@ -485,7 +519,7 @@ impl System {
         let c = match counter {
             Counter::PxServed => &mut self.px.served,
             Counter::PxTotpend => &mut self.px.totpend,
-            Counter::Length(q) => &mut self.px.queue_mut(q).length,
+            Counter::Length(q, g) => &mut self.px.queue_mut(q).lengths[g as usize],
             Counter::SrvServed(v) => &mut self.px.servers[v as usize].served,
         };
         *c = c.wrapping_add_signed(delta);
@@ -510,6 +544,18 @@ impl System {
             sys.add(c, d);
         }
         std::borrow::Cow::Owned(sys)
+    }
+
+    /// The thread group (0-based) whose queues thread `t`'s `pendconn_add` uses and
+    /// whose queues its `process_srv_queue` runs first (`tgid - 1`).
+    pub fn tgroup_of(&self, t: ThreadId) -> u8 {
+        crate::scenario::tgroup_of(t, self.threads.len() as u8, self.thread_groups)
+    }
+
+    /// The thread group of stream `s`'s pendconn: the group of the thread that runs
+    /// its task (a stream's task stays on its thread, and only it adds its pendconn).
+    pub fn stream_tgroup(&self, s: StreamId) -> u8 {
+        self.tgroup_of(self.streams[s as usize].thread)
     }
 
     /// Whether a pendconn of `s` is linked in a queue.

@@ -164,6 +164,14 @@ pub struct Behaviour {
     /// offered to that server's queue (`may_dequeue_tasks` → `process_srv_queue`): while
     /// it was reserved, a stream could find the server full and queue on it.
     pub ready_srv_giveback_dequeues: bool,
+    /// 583303c48 + 26b3e5236: one queue per thread group on each server and on the
+    /// backend. `pendconn_add` queues in its own group's queue; `queueslength` (the sum
+    /// over groups) is what the LB and `may_dequeue_tasks` read, while
+    /// assign_server_and_queue's "does the server have a queue" reads its own group's
+    /// `length`; `process_srv_queue` runs its own group's queue first, then the other
+    /// groups' (each under its own lock); its tail tries each group in turn. Matters
+    /// only with `thread_groups > 1` in the scenario.
+    pub per_tgrp_queues: bool,
 }
 
 impl Variant {
@@ -260,6 +268,7 @@ impl Variant {
             try_again_reads_server_served: false,
             queued_stream_checks_dequeuer: false,
             ready_srv_giveback_dequeues: false,
+            per_tgrp_queues: false,
         };
         match self {
             Variant::Toctou => none,
@@ -311,6 +320,7 @@ impl Variant {
                 ready_srv_reset_on_down: true,
                 shutdown_releases_at_once: true,
                 served_released_proxy_first: true,
+                per_tgrp_queues: true,
                 ..Variant::ReadySrv.behaviour()
             },
             Variant::MasterFixed => Behaviour {
@@ -370,11 +380,12 @@ pub enum Switch {
     TryAgainReadsServerServed,
     QueuedStreamChecksDequeuer,
     ReadySrvGivebackDequeues,
+    PerTgrpQueues,
 }
 
 impl Switch {
     /// Every switch, in history order.
-    pub const ALL: [Switch; 20] = [
+    pub const ALL: [Switch; 21] = [
         Switch::TryAgain,
         Switch::DequeueAfterQueueing,
         Switch::PurgeBackendQueue,
@@ -395,6 +406,7 @@ impl Switch {
         Switch::TryAgainReadsServerServed,
         Switch::QueuedStreamChecksDequeuer,
         Switch::ReadySrvGivebackDequeues,
+        Switch::PerTgrpQueues,
     ];
 
     /// The name on the command line and in scenario files.
@@ -420,6 +432,7 @@ impl Switch {
             Switch::TryAgainReadsServerServed => "try-again-reads-server-served",
             Switch::QueuedStreamChecksDequeuer => "queued-stream-checks-dequeuer",
             Switch::ReadySrvGivebackDequeues => "ready-srv-giveback-dequeues",
+            Switch::PerTgrpQueues => "per-tgrp-queues",
         }
     }
 
@@ -446,6 +459,7 @@ impl Switch {
             Switch::TryAgainReadsServerServed => "lbqueue (fixed): must_try_again reads the servers' served, not px->served",
             Switch::QueuedStreamChecksDequeuer => "lbqueue (master-fixed): no ready_srv: check a usable server serves someone, else dequeue ourselves",
             Switch::ReadySrvGivebackDequeues => "lbqueue (master-fixed): a ready_srv slot given back is offered to its queue",
+            Switch::PerTgrpQueues => "583303c48 + 26b3e5236: one queue per thread group, queueslength summed over them",
         }
     }
 
@@ -472,6 +486,7 @@ impl Switch {
             Switch::TryAgainReadsServerServed => b.try_again_reads_server_served,
             Switch::QueuedStreamChecksDequeuer => b.queued_stream_checks_dequeuer,
             Switch::ReadySrvGivebackDequeues => b.ready_srv_giveback_dequeues,
+            Switch::PerTgrpQueues => b.per_tgrp_queues,
         }
     }
 
@@ -501,6 +516,7 @@ impl Switch {
             Switch::TryAgainReadsServerServed => &mut b.try_again_reads_server_served,
             Switch::QueuedStreamChecksDequeuer => &mut b.queued_stream_checks_dequeuer,
             Switch::ReadySrvGivebackDequeues => &mut b.ready_srv_giveback_dequeues,
+            Switch::PerTgrpQueues => &mut b.per_tgrp_queues,
         };
         *field = on;
     }

@@ -211,6 +211,7 @@ fn everything_to_shrink() -> Scenario {
         ],
         queue_timeout: true,
         split_atomics: false,
+        thread_groups: 1,
         seeded_bug: None,
     }
 }

@@ -89,9 +89,43 @@ fn the_good_file_reads_as_written() {
             }],
             queue_timeout: false,
             split_atomics: false,
+            thread_groups: 1,
             seeded_bug: None,
         }
     );
+}
+
+#[test]
+fn thread_groups_are_read_and_bounded_by_the_threads() {
+    let two = accepted(&GOOD.replace("threads = 2", "threads = 2\nthread_groups = 2"));
+    assert_eq!(two.thread_groups, 2);
+    assert_eq!(
+        Scenario::from_toml(&two.to_toml(), "x").unwrap(),
+        two,
+        "written back"
+    );
+    // Threads T1, T2 of three in group 1, T3 in group 2: HAProxy's even split.
+    let three = Scenario {
+        threads: 3,
+        ..two.clone()
+    };
+    assert_eq!(
+        (0..3).map(|t| three.tgroup_of(t)).collect::<Vec<_>>(),
+        [0, 0, 1]
+    );
+    for (groups, found) in [("3", "3"), ("0", "0")] {
+        let text = GOOD.replace(
+            "threads = 2",
+            &format!("threads = 2\nthread_groups = {groups}"),
+        );
+        let err = Scenario::from_toml(&text, "x").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "scenario field `thread_groups`: expected an integer from 1 to 2, found {found}"
+            )
+        );
+    }
 }
 
 #[test]
@@ -102,7 +136,7 @@ fn an_unknown_field_is_named_with_its_line() {
         refused(&text),
         "scenario file, line 3, field `colour`: unknown field `colour`, expected one of \
          `name`, `description`, `variant`, `behaviour`, `algo`, `threads`, `streams`, `cli`, \
-         `queue_timeout`, `atomics`, `servers`"
+         `queue_timeout`, `atomics`, `thread_groups`, `servers`"
     );
     // Inside a `[[servers]]` table (line 9) the expected fields are a server's.
     let text = GOOD.replace("maxconn = 1", "maxconn = 1\nbackup = true");

@@ -16,7 +16,7 @@ use lbqueue::queue::{
     pendconn_must_try_again, pendconn_redistribute, process_srv_queue, Dequeued, TryAgain,
 };
 use lbqueue::server::{srv_clear_admin_maint, srv_set_admin_maint, srv_shutdown_streams};
-use lbqueue::state::{Call, Task};
+use lbqueue::state::{AfterTail, Call, Task};
 use lbqueue::{
     is_enabled, presets, step, Actor, AssignResult, Event, Journal, Outcome, Pc, Phase, QueueId,
     Scenario, SeededBug, ServerId, StreamId, System, ThreadId, Variant,
@@ -270,7 +270,7 @@ fn assign_server_shortcut_answers_full_when_the_backend_queue_is_not_empty_for_r
     for variant in Variant::ALL {
         for algo in ALGOS {
             let mut sys = busy_s1_free_s2_with_backend_queue(variant, algo);
-            assert_eq!(sys.px.queue.length, 1);
+            assert_eq!(sys.px.queue.queueslength(), 1);
             assert_eq!(sys.px.beconn, 3);
             let r = assign_server(&mut sys, S3, variant.behaviour(), &mut silent());
             if algo == "hash" {
@@ -294,14 +294,14 @@ fn assign_server_shortcut_answers_full_when_the_backend_queue_is_not_empty_for_r
 fn assign_server_shortcut_is_not_taken_when_backend_queue_length_equals_beconn() {
     for algo in ["roundrobin", "static-rr", "first"] {
         // S2 waits in the backend queue and is the only stream counted in beconn; S3 runs
-        // assign_server before being counted: queue.length == beconn == 1.
+        // assign_server before being counted: queue.queueslength() == beconn == 1.
         let sc = Sc::new(Variant::Livelock, algo)
             .servers(&[1])
             .streams(&[1, 1, 1])
             .build();
         let mut sys = System::new(&sc);
         enqueue_backend(&mut sys, S2);
-        assert_eq!((sys.px.queue.length, sys.px.beconn), (1, 1));
+        assert_eq!((sys.px.queue.queueslength(), sys.px.beconn), (1, 1));
         let b = sc.variant.behaviour();
 
         let mut equal = sys.clone();
@@ -309,10 +309,10 @@ fn assign_server_shortcut_is_not_taken_when_backend_queue_length_equals_beconn()
         assert_eq!(
             r,
             AssignResult::Ok(SRV1),
-            "{algo}: queue.length == beconn: the shortcut must not be taken, the LB picks the free s1"
+            "{algo}: queue.queueslength() == beconn: the shortcut must not be taken, the LB picks the free s1"
         );
 
-        // Control: once S3 counts in beconn, queue.length (1) != beconn (2): shortcut.
+        // Control: once S3 counts in beconn, queue.queueslength() (1) != beconn (2): shortcut.
         let mut differ = sys.clone();
         attach(&mut differ, S3);
         let r = assign_server(&mut differ, S3, b, &mut silent());
@@ -403,7 +403,7 @@ fn hash_picks_its_server_even_when_full_and_queues_on_that_server() {
     assert_eq!(server_queue(&sys, SRV1), vec![S2]);
     assert!(backend_queue(&sys).is_empty());
     assert_eq!(sys.streams[S2 as usize].phase, Phase::Que);
-    assert_eq!(sys.px.servers[SRV1 as usize].queue.length, 1);
+    assert_eq!(sys.px.servers[SRV1 as usize].queue.queueslength(), 1);
     assert_eq!(sys.px.totpend, 1);
 }
 
@@ -490,14 +490,14 @@ fn pendconn_add_queues_an_assigned_stream_on_its_server_and_any_other_on_the_bac
         pendconn_add(&mut sys, S1, &mut silent()),
         QueueId::Server(SRV2)
     );
-    assert_eq!(sys.px.servers[SRV2 as usize].queue.length, 1);
-    assert_eq!(sys.px.queue.length, 0);
+    assert_eq!(sys.px.servers[SRV2 as usize].queue.queueslength(), 1);
+    assert_eq!(sys.px.queue.queueslength(), 0);
     assert_eq!(sys.px.totpend, 1);
 
     assert_eq!(pendconn_add(&mut sys, S2, &mut silent()), QueueId::Backend);
     assert_eq!(pendconn_add(&mut sys, S3, &mut silent()), QueueId::Backend);
-    assert_eq!(sys.px.queue.length, 2);
-    assert_eq!(sys.px.servers[SRV1 as usize].queue.length, 0);
+    assert_eq!(sys.px.queue.queueslength(), 2);
+    assert_eq!(sys.px.servers[SRV1 as usize].queue.queueslength(), 0);
     assert_eq!(sys.px.totpend, 3);
     assert_eq!(backend_queue(&sys), vec![S2, S3]);
     assert_eq!(server_queue(&sys, SRV2), vec![S1]);
@@ -551,7 +551,7 @@ fn must_try_again_says_no_while_a_stream_is_served_on_the_backend() {
         assert_eq!(r, TryAgain::No, "{variant}: px.served > 0 ⇒ 0");
         assert!(sys.is_linked(S2));
         assert!(sys.streams[S2 as usize].pend_pos.is_some());
-        assert_eq!(sys.px.queue.length, 1);
+        assert_eq!(sys.px.queue.queueslength(), 1);
         consistent(&sys);
     }
 }
@@ -574,7 +574,7 @@ fn livelock_must_try_again_takes_the_entry_back_when_nobody_is_served() {
             assert_eq!(r, TryAgain::Retry, "{variant} usable={usable}");
             assert!(!sys.is_linked(S1));
             assert_eq!(sys.streams[S1 as usize].pend_pos, None, "pend_pos cleared");
-            assert_eq!(sys.px.queue.length, 0);
+            assert_eq!(sys.px.queue.queueslength(), 0);
             assert_eq!(sys.px.totpend, 0);
             sys.streams[S1 as usize].phase = Phase::Req;
             consistent(&sys);
@@ -605,7 +605,7 @@ fn fixed_must_try_again_retries_when_no_server_is_usable_even_if_one_is_served()
     );
     assert!(!fixed.is_linked(S2));
     assert_eq!(fixed.streams[S2 as usize].pend_pos, None);
-    assert_eq!((fixed.px.queue.length, fixed.px.totpend), (0, 0));
+    assert_eq!((fixed.px.queue.queueslength(), fixed.px.totpend), (0, 0));
 
     // Control: livelock only looks at px.served.
     let mut livelock = build(Variant::Livelock);
@@ -638,7 +638,7 @@ fn fixed_must_try_again_stays_queued_and_dequeues_itself_when_nobody_is_served_b
     );
     assert!(sys.is_linked(S1), "the entry stays queued");
     assert!(sys.streams[S1 as usize].pend_pos.is_some());
-    assert_eq!((sys.px.queue.length, sys.px.totpend), (1, 1));
+    assert_eq!((sys.px.queue.queueslength(), sys.px.totpend), (1, 1));
     consistent(&sys);
 }
 
@@ -682,7 +682,7 @@ fn process_srv_queue_hands_the_slot_to_the_older_of_the_two_queue_heads() {
             enqueue_backend(&mut sys, S1);
         }
         consistent(&sys);
-        process_srv_queue(&mut sys, SRV1, &mut silent());
+        process_srv_queue(&mut sys, SRV1, None, &mut silent());
         let (picked, t, left) = if backend_first {
             (S1, T1, S2)
         } else {
@@ -725,7 +725,7 @@ fn process_srv_queue_stops_at_maxconn() {
     for s in [S2, S3, S4] {
         enqueue_backend(&mut sys, s);
     }
-    process_srv_queue(&mut sys, SRV1, &mut silent());
+    process_srv_queue(&mut sys, SRV1, None, &mut silent());
     assert_eq!(sys.px.servers[SRV1 as usize].served, 2);
     assert_eq!(sys.px.served, 2);
     assert_eq!(sys.streams[S2 as usize].srv_conn, Some(SRV1));
@@ -734,7 +734,7 @@ fn process_srv_queue_stops_at_maxconn() {
     consistent(&sys);
 
     // Full now: a second call hands out nothing.
-    process_srv_queue(&mut sys, SRV1, &mut silent());
+    process_srv_queue(&mut sys, SRV1, None, &mut silent());
     assert_eq!(backend_queue(&sys), vec![S3, S4]);
     assert_eq!(sys.px.servers[SRV1 as usize].served, 2);
 }
@@ -752,7 +752,7 @@ fn process_srv_queue_takes_from_the_backend_queue_only_when_the_server_is_usable
         if maint {
             srv_set_admin_maint(&mut sys, SRV1, &mut silent());
         }
-        process_srv_queue(&mut sys, SRV1, &mut silent());
+        process_srv_queue(&mut sys, SRV1, None, &mut silent());
         assert_eq!(
             sys.streams[S2 as usize].srv_conn,
             Some(SRV1),
@@ -790,7 +790,7 @@ fn grab_from_px_takes_up_to_the_free_slots_without_counting_them() {
     pendconn_grab_from_px(&mut sys, SRV1, &mut silent());
     // maxconn 2 - served 1 = one entry, the oldest.
     assert_eq!(backend_queue(&sys), vec![S3, S4]);
-    assert_eq!((sys.px.queue.length, sys.px.totpend), (2, 2));
+    assert_eq!((sys.px.queue.queueslength(), sys.px.totpend), (2, 2));
     let grabbed = &sys.streams[S2 as usize];
     assert_eq!(grabbed.pend_pos.and_then(|p| p.target), Some(SRV1));
     assert_eq!(
@@ -855,7 +855,7 @@ fn redistribute_flushes_the_server_queue_only_in_maintenance() {
         srv_set_admin_maint(&mut sys, SRV1, &mut silent());
         pendconn_redistribute(&mut sys, SRV1, b, None, &mut silent());
         assert!(server_queue(&sys, SRV1).is_empty(), "{variant}");
-        assert_eq!(sys.px.servers[SRV1 as usize].queue.length, 0);
+        assert_eq!(sys.px.servers[SRV1 as usize].queue.queueslength(), 0);
         assert_eq!(sys.px.totpend, 0);
         let p = sys.streams[S2 as usize].pend_pos.expect("kept for dequeue");
         assert!(!p.assigned, "{variant}: SF_ASSIGNED dropped");
@@ -904,7 +904,7 @@ fn redistribute_purges_the_backend_queue_only_with_the_purge_and_no_usable_weigh
                     backend_queue(&sys).is_empty(),
                     "{variant}, {servers} server(s)"
                 );
-                assert_eq!((sys.px.queue.length, sys.px.totpend), (0, 0));
+                assert_eq!((sys.px.queue.queueslength(), sys.px.totpend), (0, 0));
                 assert_eq!(runq(&sys, T2), &[S2]);
                 let p = sys.streams[S2 as usize].pend_pos.expect("kept for dequeue");
                 assert_eq!(p.target, None);
@@ -1040,7 +1040,7 @@ fn pendconn_dequeue_removes_a_linked_stream_whose_queue_timeout_fired() {
     );
     assert!(!sys.is_linked(S1));
     assert_eq!(sys.streams[S1 as usize].pend_pos, None);
-    assert_eq!((sys.px.queue.length, sys.px.totpend), (0, 0));
+    assert_eq!((sys.px.queue.queueslength(), sys.px.totpend), (0, 0));
 }
 
 #[test]
@@ -1075,7 +1075,7 @@ fn pendconn_dequeue_sends_a_stream_picked_by_a_server_to_connect() {
         .build();
     let mut sys = System::new(&sc);
     enqueue_backend(&mut sys, S1);
-    process_srv_queue(&mut sys, SRV1, &mut silent());
+    process_srv_queue(&mut sys, SRV1, None, &mut silent());
     assert_eq!(
         pendconn_dequeue(&mut sys, S1, &mut silent()),
         Dequeued::Assigned
@@ -1421,9 +1421,12 @@ fn counters_consistent_names_the_counter_that_was_corrupted() {
 
     type Corrupt = fn(&mut System);
     let cases: [(Corrupt, &[&str]); 8] = [
-        (|s| s.px.queue.length += 1, &["px->queue.length", "2", "1"]),
         (
-            |s| s.px.servers[0].queue.length += 1,
+            |s| s.px.queue.lengths[0] += 1,
+            &["px->queue.length", "2", "1"],
+        ),
+        (
+            |s| s.px.servers[0].queue.lengths[0] += 1,
             &["s1->queue.length", "1", "0"],
         ),
         (|s| s.px.totpend += 1, &["px->totpend", "2", "1"]),
@@ -1550,11 +1553,15 @@ fn split_atomics_owe_the_updates_haproxy_makes_after_the_unlock() {
     assert_eq!(
         sys.deferring.as_slice(),
         &[
-            (Counter::Length(QueueId::Backend), -2),
+            (Counter::Length(QueueId::Backend, 0), -2),
             (Counter::PxTotpend, -2)
         ]
     );
-    assert_eq!(sys.px.queue.length, 2, "length drops only after the unlock");
+    assert_eq!(
+        sys.px.queue.queueslength(),
+        2,
+        "length drops only after the unlock"
+    );
     consistent(&sys);
 }
 
@@ -1623,7 +1630,7 @@ fn no_stream_lost_spares_only_streams_whose_queue_timer_will_still_fire() {
     // Unlinked without being woken (the lost wake-up): no timer, nobody will run it.
     let mut lost = sys.clone();
     lost.px.pendconns.retain(|s| *s != S1);
-    lost.px.queue.length = 0;
+    lost.px.queue.lengths[0] = 0;
     lost.streams[S1 as usize].pend_pos = None;
     assert!(!no_stream_lost(&lost, &sc), "S1 waits for nothing");
     // Its timer fired but its task was never woken: lost too.
@@ -1650,7 +1657,7 @@ fn a_server_without_weight_is_not_usable_and_maxconn_0_means_unlimited() {
     for _ in 0..3 {
         run_task(&mut sys, &sc, T1);
     }
-    assert_eq!(sys.px.queue.length, 0);
+    assert_eq!(sys.px.queue.queueslength(), 0);
     assert_eq!(sys.px.servers[SRV1 as usize].cur_sess, 3);
     let mut srv = sys.px.servers[SRV1 as usize].clone();
     srv.weight = 0;
@@ -1806,5 +1813,164 @@ fn strict_maxconn_keeps_the_slot_until_stream_free() {
         step_ok(&mut sys, &sc, Actor::Thread(T1)); // the released slot goes to S2
         assert!(!sys.is_linked(S2), "strict={strict}");
         consistent(&sys);
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// Per-thread-group queues (583303c48 + 26b3e5236, queue.c/backend.c at 50872daa6)
+
+/// master, one server with maxconn 1, two threads in two thread groups (T1 in group 1,
+/// T2 in group 2), S1 on T1, S2 and S3 on T2; `changes` on top (`-per-tgrp-queues`: one
+/// queue, as before 26b3e5236).
+fn two_groups(algo: &str, changes: &str) -> Scenario {
+    let text = format!(
+        "variant = \"master\"\nbehaviour = [{changes}]\nalgo = \"{algo}\"\nthreads = 2\n\
+         thread_groups = 2\nstreams = [1, 2, 2]\n\n[[servers]]\nname = \"s1\"\nmaxconn = 1\n"
+    );
+    Scenario::from_toml(&text, "two-groups").unwrap()
+}
+
+/// T2 runs `process_srv_queue(s1)` for S2 (`DequeueAfterRelease`): the events of that
+/// section and the section that comes next.
+fn dequeue_on_t2(sys: &mut System, sc: &Scenario) -> (Vec<Event>, Option<Pc>) {
+    sys.threads[T2 as usize].task = Some(Task {
+        stream: S2,
+        pc: Pc::DequeueAfterRelease(SRV1),
+        call: Call::default(),
+    });
+    let events = step_rec(sys, sc, Actor::Thread(T2));
+    (events, sys.threads[T2 as usize].task.map(|t| t.pc))
+}
+
+#[test]
+fn pendconn_add_queues_in_its_own_thread_groups_queue_and_queueslength_counts_both() {
+    let sc = two_groups("roundrobin", "");
+    let mut sys = System::new(&sc);
+    enqueue_backend(&mut sys, S1);
+    enqueue_backend(&mut sys, S3);
+    assert_eq!(
+        sys.px.queue.lengths,
+        [1, 1],
+        "S1 in group 1's queue, S3 in group 2's"
+    );
+    assert_eq!(sys.px.queue.queueslength(), 2);
+    consistent(&sys);
+    // One queue before 26b3e5236, whatever the scenario's thread groups.
+    let sc = two_groups("roundrobin", "\"-per-tgrp-queues\"");
+    let mut sys = System::new(&sc);
+    enqueue_backend(&mut sys, S1);
+    enqueue_backend(&mut sys, S3);
+    assert_eq!(sys.px.queue.lengths, [2, 0]);
+}
+
+#[test]
+fn process_srv_queue_runs_its_own_groups_queues_first_and_the_other_group_in_a_section_of_its_own()
+{
+    let sc = two_groups("roundrobin", "");
+    let mut sys = System::new(&sc);
+    attach(&mut sys, S2);
+    // S1 (group 1) queued before S3 (group 2); s1 has its one slot free.
+    enqueue_backend(&mut sys, S1);
+    enqueue_backend(&mut sys, S3);
+    let (events, next) = dequeue_on_t2(&mut sys, &sc);
+    // T2 is in group 2: its own group's S3 gets the slot although S1 is older.
+    assert!(
+        events.contains(&Event::ProcessSrvQueueTgroup(SRV1, 1, vec![S3])),
+        "{events:?}"
+    );
+    assert_eq!(backend_queue(&sys), [S1]);
+    assert_eq!(next, Some(Pc::OtherTgroupBatch(SRV1, AfterTail::Yield)));
+    // After the unlock, the other group's batch: s1 is full now, nothing for S1.
+    let events = step_rec(&mut sys, &sc, Actor::Thread(T2));
+    assert!(
+        events.contains(&Event::ProcessSrvQueueTgroup(SRV1, 0, vec![])),
+        "{events:?}"
+    );
+    assert_eq!(
+        sys.threads[T2 as usize].task.map(|t| t.pc),
+        Some(Pc::ReadySrvTail(SRV1, AfterTail::Yield)),
+        "then the ready_srv tail"
+    );
+
+    // With one queue, the older entry wins and there is no second batch.
+    let sc = two_groups("roundrobin", "\"-per-tgrp-queues\"");
+    let mut sys = System::new(&sc);
+    attach(&mut sys, S2);
+    enqueue_backend(&mut sys, S1);
+    enqueue_backend(&mut sys, S3);
+    let (events, next) = dequeue_on_t2(&mut sys, &sc);
+    assert!(
+        events.contains(&Event::ProcessSrvQueue(SRV1, vec![S1])),
+        "{events:?}"
+    );
+    assert_eq!(next, Some(Pc::ReadySrvTail(SRV1, AfterTail::Yield)));
+}
+
+#[test]
+fn the_other_groups_batch_takes_what_the_own_group_left_when_slots_remain() {
+    let sc = two_groups("roundrobin", "");
+    let mut sys = System::new(&sc);
+    attach(&mut sys, S2);
+    enqueue_backend(&mut sys, S1);
+    let (events, next) = dequeue_on_t2(&mut sys, &sc);
+    assert!(
+        events.contains(&Event::ProcessSrvQueueTgroup(SRV1, 1, vec![])),
+        "{events:?}"
+    );
+    assert_eq!(next, Some(Pc::OtherTgroupBatch(SRV1, AfterTail::Yield)));
+    let events = step_rec(&mut sys, &sc, Actor::Thread(T2));
+    assert!(
+        events.contains(&Event::ProcessSrvQueueTgroup(SRV1, 0, vec![S1])),
+        "{events:?}"
+    );
+    assert!(backend_queue(&sys).is_empty());
+}
+
+#[test]
+fn the_ready_srv_tail_tries_each_thread_groups_queues_in_turn() {
+    let sc = two_groups("roundrobin", "");
+    let mut sys = System::new(&sc);
+    attach(&mut sys, S2);
+    // Only group 2's queue holds an entry; the tail (run by T1's stream) finds it.
+    enqueue_backend(&mut sys, S3);
+    sys.threads[T1 as usize].task = Some(Task {
+        stream: S1,
+        pc: Pc::ReadySrvTail(SRV1, AfterTail::Yield),
+        call: Call::default(),
+    });
+    attach(&mut sys, S1);
+    let events = step_rec(&mut sys, &sc, Actor::Thread(T1));
+    assert!(
+        events.contains(&Event::ReadySrvTail(SRV1, None, vec![S3])),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn the_has_a_queue_test_reads_the_streams_own_thread_groups_length() {
+    // balance hash: S2 picks s1, which has a free slot and S1 (group 1) in its queue.
+    for (changes, took) in [("", true), ("\"-per-tgrp-queues\"", false)] {
+        let sc = two_groups("hash", changes);
+        let mut sys = System::new(&sc);
+        enqueue_server(&mut sys, S1, SRV1);
+        attach(&mut sys, S2);
+        sys.threads[T2 as usize].task = Some(Task {
+            stream: S2,
+            pc: Pc::CheckServer(SRV1),
+            call: Call::default(),
+        });
+        let events = step_rec(&mut sys, &sc, Actor::Thread(T2));
+        // Group 2's length of s1's queue is 0: S2 takes the slot past S1 (26b3e5236);
+        // with one queue it finds s1 "full" (a queue) and queues behind S1.
+        assert_eq!(
+            events.contains(&Event::TookSlot(S2, SRV1)),
+            took,
+            "{changes}: {events:?}"
+        );
+        assert_eq!(
+            events.contains(&Event::ServerFull(S2, SRV1)),
+            !took,
+            "{changes}: {events:?}"
+        );
     }
 }

@@ -37,6 +37,10 @@ fn every_event_reads_as_haproxy_would_say_it() {
         (NoDequeue(0), "may_dequeue_tasks(s1) → 0"),
         (ProcessSrvQueue(0, vec![1, 2]), "process_srv_queue(s1) hands slots to [S2,S3]"),
         (ProcessSrvQueue(0, vec![]), "process_srv_queue(s1) hands slots to []"),
+        (
+            ProcessSrvQueueTgroup(1, 1, vec![0]),
+            "process_srv_queue(s2) on thread group 2's queues hands slots to [S1]",
+        ),
         (StillQueued(1), "S2 still queued, keeps waiting"),
         (DequeuedTo(1, 0), "S2 dequeued with s1 assigned (SC_ST_QUE → SC_ST_ASS)"),
         (DequeuedToLb(1), "S2 dequeued without a server (SC_ST_QUE → SC_ST_REQ)"),
@@ -68,12 +72,16 @@ fn every_event_reads_as_haproxy_would_say_it() {
             "px->totpend += 2 (atomic, after the unlock)",
         ),
         (
-            Atomic(Counter::Length(b), 0),
+            Atomic(Counter::Length(b, 0), 0),
             "px->queue.length += 0 (atomic, after the unlock)",
         ),
         (
-            Atomic(Counter::Length(s2), -3),
+            Atomic(Counter::Length(s2, 0), -3),
             "s2->queue.length -= 3 (atomic, after the unlock)",
+        ),
+        (
+            Atomic(Counter::Length(b, 1), -1),
+            "px->per_tgrp[1].queue.length -= 1 (atomic, after the unlock)",
         ),
     ];
     for (event, text) in cases {
