@@ -111,3 +111,39 @@ fn master_fixed_holds_on_the_larger_scenarios_and_master_is_caught() {
         assert_eq!(orphan, Some(Status::Violated), "{name}");
     }
 }
+
+/// Issue 12: per-thread-group queues (26b3e5236). With two thread groups (T1 and T2 in
+/// groups of their own) and the CLI cycle, `master-fixed` holds completely, in-section
+/// and with split atomics, and `master` still leaves a stream queued with nobody to
+/// dequeue it. The scenario's groups are read: the second group's batch adds sections.
+#[test]
+fn master_fixed_holds_with_two_thread_groups_and_master_is_caught() {
+    let sc = load("thread-groups");
+    assert_eq!(sc.thread_groups, 2);
+    for split in [false, true] {
+        let fixed = check(
+            &sc.with_variant(Variant::MasterFixed).with_split_atomics(split),
+            default_bounds(),
+        );
+        assert!(fixed.complete, "split {split}: incomplete");
+        assert_eq!(fixed.exit_code(), 0, "split {split}: {:?}", fixed.properties);
+        let master = check(
+            &sc.with_variant(Variant::Master).with_split_atomics(split),
+            default_bounds(),
+        );
+        let orphan = master.property("no_orphan_pendconn").map(|p| p.status);
+        assert_eq!(orphan, Some(Status::Violated), "split {split}");
+    }
+    let mut one_queue = sc.with_variant(Variant::Master);
+    one_queue
+        .changes
+        .push((lbqueue::Switch::PerTgrpQueues, false));
+    let grouped = check(&sc.with_variant(Variant::Master), default_bounds());
+    let single = check(&one_queue, default_bounds());
+    assert!(
+        grouped.unique_states > single.unique_states,
+        "{} vs {}",
+        grouped.unique_states,
+        single.unique_states
+    );
+}
