@@ -147,3 +147,26 @@ fn master_fixed_holds_with_two_thread_groups_and_master_is_caught() {
         single.unique_states
     );
 }
+
+/// Issue 13, maxconn 0: HAProxy's `process_srv_queue` compares `served` with
+/// `srv_dynamic_maxconn()`, 0 for an unlimited server, so such a server never hands a
+/// queued stream a slot. `fixed` and `master-fixed` offered a freed slot to it and left
+/// a stream queued with that server up and idle (found by the random histories); their
+/// switch `unlimited-server-dequeues` (maxconn 0 is no limit in the dequeue either)
+/// closes it.
+#[test]
+fn an_unlimited_server_dequeues_only_with_the_fixes_switch() {
+    let sc = load("unlimited-server");
+    for variant in [Variant::Fixed, Variant::MasterFixed] {
+        let r = check(&sc.with_variant(variant), default_bounds());
+        let orphan = r.property("no_orphan_pendconn").map(|p| p.status);
+        assert_eq!(orphan, Some(Status::Holds), "{variant}");
+        let mut without = sc.with_variant(variant);
+        without
+            .changes
+            .push((lbqueue::Switch::UnlimitedServerDequeues, false));
+        let r = check(&without, default_bounds());
+        let orphan = r.property("no_orphan_pendconn").map(|p| p.status);
+        assert_eq!(orphan, Some(Status::Violated), "{variant} without the switch");
+    }
+}

@@ -52,12 +52,12 @@ pub fn assign_server(sys: &mut System, s: StreamId, b: Behaviour, j: &mut Journa
             // a stream reaches the LB holding a slot only after a connection error,
             // which no scenario has yet.
             let own = sys.stream_tgroup(s);
-            process_srv_queue(sys, old, first_batch(sys, own), j);
+            process_srv_queue(sys, old, first_batch(sys, own), b, j);
             if sys.thread_groups > 1 {
-                process_srv_queue(sys, old, Some(other_tgroup(own)), j);
+                process_srv_queue(sys, old, Some(other_tgroup(own)), b, j);
             }
             if b.ready_srv {
-                process_srv_queue_tail(sys, old, j);
+                process_srv_queue_tail(sys, old, b, j);
             }
         }
     }

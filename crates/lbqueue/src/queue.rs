@@ -198,13 +198,18 @@ pub fn other_tgroup(own: u8) -> u8 {
 /// `per_tgrp[cur_tgrp - 1]`, `pendconn_process_next_strm(.., cur_tgrp)` comparing that
 /// group's server and backend heads); the caller runs the other group's batch as a
 /// section of its own, after the lock is released. `None`: the single queue.
-pub fn process_srv_queue(sys: &mut System, v: ServerId, tgroup: Option<u8>, j: &mut Journal) {
+pub fn process_srv_queue(
+    sys: &mut System,
+    v: ServerId,
+    tgroup: Option<u8>,
+    b: Behaviour,
+    j: &mut Journal,
+) {
     let px_ok = sys.px.servers[v as usize].usable();
     let mut picked = Vec::new();
     sys.px.servers[v as usize].dequeuing = true;
     loop {
-        let srv = &sys.px.servers[v as usize];
-        if srv.dyn_maxconn().is_some_and(|m| srv.served >= m)
+        if !sys.px.servers[v as usize].dequeue_has_room(b.unlimited_server_dequeues)
             || picked.len() >= MAX_POLL_EVENTS as usize
         {
             break;
@@ -235,7 +240,7 @@ pub fn process_srv_queue(sys: &mut System, v: ServerId, tgroup: Option<u8>, j: &
 /// itself in `ready_srv`, then tries one more `pendconn_process_next_strm` in case a
 /// stream queued just before the store (with 659d5f657's `totpend`/`px->served`
 /// updates; under the queue lock since 99f5be563, one section here either way).
-pub fn process_srv_queue_tail(sys: &mut System, v: ServerId, j: &mut Journal) {
+pub fn process_srv_queue_tail(sys: &mut System, v: ServerId, b: Behaviour, j: &mut Journal) {
     let srv = &sys.px.servers[v as usize];
     let why = if srv.served != 0 {
         Some("its served > 0")
@@ -253,7 +258,8 @@ pub fn process_srv_queue_tail(sys: &mut System, v: ServerId, j: &mut Journal) {
     sys.px.ready_srv = Some(v);
     let srv = &sys.px.servers[v as usize];
     let px_ok = srv.usable();
-    let room = srv.dyn_maxconn().is_none_or(|m| srv.served < m);
+    // `pendconn_process_next_strm`'s CAS loop: `served < srv_dynamic_maxconn(srv)`.
+    let room = srv.dequeue_has_room(b.unlimited_server_dequeues);
     let mut picked = Vec::new();
     if room {
         // Since 26b3e5236 each thread group's queues in turn, the first that gives one

@@ -395,11 +395,11 @@ fn run_section(
         }
         Pc::OtherTgroupBatch(v, after) => {
             let own = sys.stream_tgroup(s);
-            process_srv_queue(sys, v, Some(other_tgroup(own)), j);
+            process_srv_queue(sys, v, Some(other_tgroup(own)), b, j);
             tail_or_after(b, v, after)
         }
         Pc::ReadySrvTail(v, after) => {
-            process_srv_queue_tail(sys, v, j);
+            process_srv_queue_tail(sys, v, b, j);
             continue_after(after)
         }
         Pc::Dequeue => match pendconn_dequeue(sys, s, j) {
@@ -628,7 +628,7 @@ fn offer_slot(
 ) -> Option<ServerId> {
     let first = first_batch(sys, sys.stream_tgroup(s));
     if may_dequeue_tasks(sys, v) {
-        process_srv_queue(sys, v, first, j);
+        process_srv_queue(sys, v, first, b, j);
         return Some(v);
     }
     j.note(|| Event::NoDequeue(v));
@@ -638,7 +638,7 @@ fn offer_slot(
         if let Some(w) =
             (0..n).find(|&w| sys.px.servers[w as usize].usable() && may_dequeue_tasks(sys, w))
         {
-            process_srv_queue(sys, w, first, j);
+            process_srv_queue(sys, w, first, b, j);
             return Some(w);
         }
     }

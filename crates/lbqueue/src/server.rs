@@ -89,12 +89,12 @@ pub fn run_cli_section(
         (CliKind::Shutdown, _) => pendconn_redistribute(sys, v, b, bug, j),
         (CliKind::Enable, CliRole::QueueWork) if b.enable_processes_queue => {
             let first = first_batch(sys, CLI_TGROUP);
-            process_srv_queue(sys, v, first, j)
+            process_srv_queue(sys, v, first, b, j)
         }
         (CliKind::Enable, CliRole::QueueWork) => pendconn_grab_from_px(sys, v, j),
         (CliKind::Enable, CliRole::OtherTgroupBatch) => {
-            process_srv_queue(sys, v, Some(other_tgroup(CLI_TGROUP)), j)
+            process_srv_queue(sys, v, Some(other_tgroup(CLI_TGROUP)), b, j)
         }
-        (CliKind::Enable, CliRole::ReadySrvTail) => process_srv_queue_tail(sys, v, j),
+        (CliKind::Enable, CliRole::ReadySrvTail) => process_srv_queue_tail(sys, v, b, j),
     }
 }

@@ -86,9 +86,25 @@ impl Server {
         self.weight > 0 && !self.maint
     }
 
-    /// `srv_dynamic_maxconn()` with static maxconn; `None` when unlimited.
+    /// `maxconn` as the callers that test `srv->maxconn` first read it (the LB's full
+    /// tests, assign_server_and_queue, `may_dequeue_tasks`, `pendconn_grab_from_px`):
+    /// `None` when unlimited (0).
     pub fn dyn_maxconn(&self) -> Option<u8> {
         (self.maxconn > 0).then_some(self.maxconn)
+    }
+
+    /// Whether `process_srv_queue` may hand this server one more slot: `served <
+    /// srv_dynamic_maxconn(s)`, read without a `srv->maxconn` test first (queue.c:391 at
+    /// 8d68717a4, 436 and 291 at 50872daa6). With static limits `srv_dynamic_maxconn`
+    /// is `maxconn` itself, 0 for an unlimited server, so a server with maxconn 0 never
+    /// dequeues anything, at any commit: its queue runs never hand out a slot. With
+    /// `unlimited` ([`crate::Behaviour::unlimited_server_dequeues`]) maxconn 0 is no
+    /// limit here either.
+    pub fn dequeue_has_room(&self, unlimited: bool) -> bool {
+        match self.dyn_maxconn() {
+            Some(m) => self.served < m,
+            None => unlimited,
+        }
     }
 }
 

@@ -172,6 +172,12 @@ pub struct Behaviour {
     /// groups' (each under its own lock); its tail tries each group in turn. Matters
     /// only with `thread_groups > 1` in the scenario.
     pub per_tgrp_queues: bool,
+    /// lbqueue's own change (`fixed`, `master-fixed`): `process_srv_queue` (and
+    /// `pendconn_process_next_strm`'s slot test) treat maxconn 0 as unlimited, as the LB,
+    /// assign_server_and_queue and `may_dequeue_tasks` do. In HAProxy they compare
+    /// `served` with `srv_dynamic_maxconn()`, which is 0 for an unlimited server, so such
+    /// a server never hands a queued stream a slot.
+    pub unlimited_server_dequeues: bool,
 }
 
 impl Variant {
@@ -269,6 +275,7 @@ impl Variant {
             queued_stream_checks_dequeuer: false,
             ready_srv_giveback_dequeues: false,
             per_tgrp_queues: false,
+            unlimited_server_dequeues: false,
         };
         match self {
             Variant::Toctou => none,
@@ -299,6 +306,7 @@ impl Variant {
                 slot_reserved_at_pick: true,
                 enable_processes_queue: true,
                 try_again_reads_server_served: true,
+                unlimited_server_dequeues: true,
                 ..Variant::Purge.behaviour()
             },
             Variant::BoundedRetry => Behaviour {
@@ -327,6 +335,7 @@ impl Variant {
                 queued_stream_checks_dequeuer: true,
                 ready_srv_giveback_dequeues: true,
                 release_offers_backend_elsewhere: true,
+                unlimited_server_dequeues: true,
                 ..Variant::Master.behaviour()
             },
         }
@@ -381,11 +390,12 @@ pub enum Switch {
     QueuedStreamChecksDequeuer,
     ReadySrvGivebackDequeues,
     PerTgrpQueues,
+    UnlimitedServerDequeues,
 }
 
 impl Switch {
     /// Every switch, in history order.
-    pub const ALL: [Switch; 21] = [
+    pub const ALL: [Switch; 22] = [
         Switch::TryAgain,
         Switch::DequeueAfterQueueing,
         Switch::PurgeBackendQueue,
@@ -407,6 +417,7 @@ impl Switch {
         Switch::QueuedStreamChecksDequeuer,
         Switch::ReadySrvGivebackDequeues,
         Switch::PerTgrpQueues,
+        Switch::UnlimitedServerDequeues,
     ];
 
     /// The name on the command line and in scenario files.
@@ -433,6 +444,7 @@ impl Switch {
             Switch::QueuedStreamChecksDequeuer => "queued-stream-checks-dequeuer",
             Switch::ReadySrvGivebackDequeues => "ready-srv-giveback-dequeues",
             Switch::PerTgrpQueues => "per-tgrp-queues",
+            Switch::UnlimitedServerDequeues => "unlimited-server-dequeues",
         }
     }
 
@@ -460,6 +472,7 @@ impl Switch {
             Switch::QueuedStreamChecksDequeuer => "lbqueue (master-fixed): no ready_srv: check a usable server serves someone, else dequeue ourselves",
             Switch::ReadySrvGivebackDequeues => "lbqueue (master-fixed): a ready_srv slot given back is offered to its queue",
             Switch::PerTgrpQueues => "583303c48 + 26b3e5236: one queue per thread group, queueslength summed over them",
+            Switch::UnlimitedServerDequeues => "lbqueue (fixed, master-fixed): process_srv_queue hands slots on a maxconn 0 (unlimited) server",
         }
     }
 
@@ -487,6 +500,7 @@ impl Switch {
             Switch::QueuedStreamChecksDequeuer => b.queued_stream_checks_dequeuer,
             Switch::ReadySrvGivebackDequeues => b.ready_srv_giveback_dequeues,
             Switch::PerTgrpQueues => b.per_tgrp_queues,
+            Switch::UnlimitedServerDequeues => b.unlimited_server_dequeues,
         }
     }
 
@@ -517,6 +531,7 @@ impl Switch {
             Switch::QueuedStreamChecksDequeuer => &mut b.queued_stream_checks_dequeuer,
             Switch::ReadySrvGivebackDequeues => &mut b.ready_srv_giveback_dequeues,
             Switch::PerTgrpQueues => &mut b.per_tgrp_queues,
+            Switch::UnlimitedServerDequeues => &mut b.unlimited_server_dequeues,
         };
         *field = on;
     }

@@ -682,7 +682,7 @@ fn process_srv_queue_hands_the_slot_to_the_older_of_the_two_queue_heads() {
             enqueue_backend(&mut sys, S1);
         }
         consistent(&sys);
-        process_srv_queue(&mut sys, SRV1, None, &mut silent());
+        process_srv_queue(&mut sys, SRV1, None, sc.behaviour(), &mut silent());
         let (picked, t, left) = if backend_first {
             (S1, T1, S2)
         } else {
@@ -725,7 +725,7 @@ fn process_srv_queue_stops_at_maxconn() {
     for s in [S2, S3, S4] {
         enqueue_backend(&mut sys, s);
     }
-    process_srv_queue(&mut sys, SRV1, None, &mut silent());
+    process_srv_queue(&mut sys, SRV1, None, sc.behaviour(), &mut silent());
     assert_eq!(sys.px.servers[SRV1 as usize].served, 2);
     assert_eq!(sys.px.served, 2);
     assert_eq!(sys.streams[S2 as usize].srv_conn, Some(SRV1));
@@ -734,7 +734,7 @@ fn process_srv_queue_stops_at_maxconn() {
     consistent(&sys);
 
     // Full now: a second call hands out nothing.
-    process_srv_queue(&mut sys, SRV1, None, &mut silent());
+    process_srv_queue(&mut sys, SRV1, None, sc.behaviour(), &mut silent());
     assert_eq!(backend_queue(&sys), vec![S3, S4]);
     assert_eq!(sys.px.servers[SRV1 as usize].served, 2);
 }
@@ -752,7 +752,7 @@ fn process_srv_queue_takes_from_the_backend_queue_only_when_the_server_is_usable
         if maint {
             srv_set_admin_maint(&mut sys, SRV1, &mut silent());
         }
-        process_srv_queue(&mut sys, SRV1, None, &mut silent());
+        process_srv_queue(&mut sys, SRV1, None, sc.behaviour(), &mut silent());
         assert_eq!(
             sys.streams[S2 as usize].srv_conn,
             Some(SRV1),
@@ -1075,7 +1075,7 @@ fn pendconn_dequeue_sends_a_stream_picked_by_a_server_to_connect() {
         .build();
     let mut sys = System::new(&sc);
     enqueue_backend(&mut sys, S1);
-    process_srv_queue(&mut sys, SRV1, None, &mut silent());
+    process_srv_queue(&mut sys, SRV1, None, sc.behaviour(), &mut silent());
     assert_eq!(
         pendconn_dequeue(&mut sys, S1, &mut silent()),
         Dequeued::Assigned
@@ -1972,5 +1972,32 @@ fn the_has_a_queue_test_reads_the_streams_own_thread_groups_length() {
             !took,
             "{changes}: {events:?}"
         );
+    }
+}
+
+/// maxconn 0 (unlimited): HAProxy's batch loops while `served < srv_dynamic_maxconn(s)`,
+/// which is 0, so it hands out nothing, at every commit (queue.c:391 at 8d68717a4, 436 at
+/// 50872daa6); `may_dequeue_tasks` still says yes (`!s->maxconn`). With `fixed`'s
+/// `unlimited-server-dequeues` the batch takes the backend queue's entries.
+#[test]
+fn process_srv_queue_on_an_unlimited_server_hands_out_nothing_unless_the_switch_says_so() {
+    for (variant, handed) in [
+        (Variant::Livelock, false),
+        (Variant::Upstream, false),
+        (Variant::Master, false),
+        (Variant::Fixed, true),
+        (Variant::MasterFixed, true),
+    ] {
+        let sc = Sc::new(variant, "roundrobin")
+            .servers(&[0])
+            .streams(&[1, 1])
+            .build();
+        let mut sys = System::new(&sc);
+        enqueue_backend(&mut sys, S1);
+        enqueue_backend(&mut sys, S2);
+        assert!(may_dequeue_tasks(&sys, SRV1), "{variant}");
+        process_srv_queue(&mut sys, SRV1, None, sc.behaviour(), &mut silent());
+        let left = if handed { vec![] } else { vec![S1, S2] };
+        assert_eq!(backend_queue(&sys), left, "{variant}");
     }
 }
