@@ -122,11 +122,17 @@ fn master_fixed_holds_with_two_thread_groups_and_master_is_caught() {
     assert_eq!(sc.thread_groups, 2);
     for split in [false, true] {
         let fixed = check(
-            &sc.with_variant(Variant::MasterFixed).with_split_atomics(split),
+            &sc.with_variant(Variant::MasterFixed)
+                .with_split_atomics(split),
             default_bounds(),
         );
         assert!(fixed.complete, "split {split}: incomplete");
-        assert_eq!(fixed.exit_code(), 0, "split {split}: {:?}", fixed.properties);
+        assert_eq!(
+            fixed.exit_code(),
+            0,
+            "split {split}: {:?}",
+            fixed.properties
+        );
         let master = check(
             &sc.with_variant(Variant::Master).with_split_atomics(split),
             default_bounds(),
@@ -167,6 +173,10 @@ fn an_unlimited_server_dequeues_only_with_the_fixes_switch() {
             .push((lbqueue::Switch::UnlimitedServerDequeues, false));
         let r = check(&without, default_bounds());
         let orphan = r.property("no_orphan_pendconn").map(|p| p.status);
-        assert_eq!(orphan, Some(Status::Violated), "{variant} without the switch");
+        assert_eq!(
+            orphan,
+            Some(Status::Violated),
+            "{variant} without the switch"
+        );
     }
 }

@@ -180,26 +180,177 @@ const EXPECTED_SPLIT: &[(&str, Variant, &[&str])] = &[
     ("first",      Variant::MasterFixed,   &[]),
 ];
 
+/// The same presets with the CLI applet as a task of thread 1 (`cli_thread = 1`, `lbq
+/// check --cli-thread 1`): each preset stands for its own number of HAProxy threads,
+/// no more, and a CLI command runs between T1's tasks, never inside one. `one-thread`
+/// is then a single-threaded HAProxy: it cannot overshoot maxconn, `purge` still loops
+/// there and `ca275` does not (ca275d99c's message: "including a single threaded one");
+/// on `two-servers` the loops of `livelock` and `purge` starve the CLI on the looping
+/// thread (`assign_can_return`, a stuck cycle the free CLI never shows).
+#[rustfmt::skip]
+const EXPECTED_CLI_ON_T1: &[(&str, Variant, &[&str])] = &[
+    ("seed",       Variant::Toctou,        &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::Livelock,      &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Purge,         &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Ca275,         &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Upstream,      &[DRAINS, MAXCONN, SOLO]),
+    ("seed",       Variant::Fixed,         &[]),
+    ("seed",       Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::ReadySrv,      &[ORPHAN, LOST, DRAINS, LOCKS]),
+    ("seed",       Variant::Master,        &[ORPHAN, LOST, DRAINS]),
+    ("seed",       Variant::MasterFixed,   &[]),
+    ("one-thread", Variant::Toctou,        &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("one-thread", Variant::Livelock,      &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("one-thread", Variant::Purge,         &[ORPHAN, LOST, AT, ACR, SOLO]),
+    ("one-thread", Variant::Ca275,         &[ORPHAN, LOST]),
+    ("one-thread", Variant::Upstream,      &[]),
+    ("one-thread", Variant::Fixed,         &[]),
+    ("one-thread", Variant::BoundedRetry,  &[ORPHAN, LOST]),
+    ("one-thread", Variant::ChangeCounter, &[ORPHAN, LOST]),
+    ("one-thread", Variant::ReadySrv,      &[]),
+    ("one-thread", Variant::Master,        &[]),
+    ("one-thread", Variant::MasterFixed,   &[]),
+    ("hash",       Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Livelock,      &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Purge,         &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Ca275,         &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Upstream,      &[MAXCONN]),
+    ("hash",       Variant::Fixed,         &[]),
+    ("hash",       Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::ReadySrv,      &[]),
+    ("hash",       Variant::Master,        &[]),
+    ("hash",       Variant::MasterFixed,   &[]),
+    ("two-servers", Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::Livelock,      &[ORPHAN, LOST, MAXCONN, AT, ACR, SOLO]),
+    ("two-servers", Variant::Purge,         &[ORPHAN, LOST, MAXCONN, AT, ACR, SOLO]),
+    ("two-servers", Variant::Ca275,         &[ORPHAN, LOST, MAXCONN, SOLO]),
+    ("two-servers", Variant::Upstream,      &[MAXCONN, SOLO]),
+    ("two-servers", Variant::Fixed,         &[]),
+    ("two-servers", Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::ReadySrv,      &[ORPHAN, LOST, LOCKS]),
+    ("two-servers", Variant::Master,        &[ORPHAN, LOST]),
+    ("two-servers", Variant::MasterFixed,   &[]),
+    ("timeouts",   Variant::Toctou,        &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::Livelock,      &[ORPHAN, DRAINS, MAXCONN, AT, SOLO]),
+    ("timeouts",   Variant::Purge,         &[ORPHAN, DRAINS, MAXCONN, AT, SOLO]),
+    ("timeouts",   Variant::Ca275,         &[ORPHAN, DRAINS, MAXCONN, SOLO]),
+    ("timeouts",   Variant::Upstream,      &[DRAINS, MAXCONN, SOLO]),
+    ("timeouts",   Variant::Fixed,         &[]),
+    ("timeouts",   Variant::BoundedRetry,  &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::ChangeCounter, &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::ReadySrv,      &[ORPHAN, DRAINS, LOCKS]),
+    ("timeouts",   Variant::Master,        &[ORPHAN, DRAINS]),
+    ("timeouts",   Variant::MasterFixed,   &[]),
+    ("first",      Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::Livelock,      &[MAXCONN, AT, SOLO]),
+    ("first",      Variant::Purge,         &[MAXCONN, AT, SOLO]),
+    ("first",      Variant::Ca275,         &[MAXCONN, SOLO]),
+    ("first",      Variant::Upstream,      &[MAXCONN, SOLO]),
+    ("first",      Variant::Fixed,         &[]),
+    ("first",      Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::ChangeCounter, &[MAXCONN]),
+    ("first",      Variant::ReadySrv,      &[ORPHAN, LOST, LOCKS]),
+    ("first",      Variant::Master,        &[ORPHAN, LOST]),
+    ("first",      Variant::MasterFixed,   &[]),
+];
+
+/// [`EXPECTED_CLI_ON_T1`] with split atomics.
+#[rustfmt::skip]
+const EXPECTED_CLI_ON_T1_SPLIT: &[(&str, Variant, &[&str])] = &[
+    ("seed",       Variant::Toctou,        &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::Livelock,      &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Purge,         &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Ca275,         &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("seed",       Variant::Upstream,      &[DRAINS, MAXCONN, SOLO]),
+    ("seed",       Variant::Fixed,         &[]),
+    ("seed",       Variant::BoundedRetry,  &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::ChangeCounter, &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("seed",       Variant::ReadySrv,      &[ORPHAN, LOST, DRAINS, LOCKS]),
+    ("seed",       Variant::Master,        &[ORPHAN, LOST, DRAINS]),
+    ("seed",       Variant::MasterFixed,   &[]),
+    ("one-thread", Variant::Toctou,        &[ORPHAN, LOST, DRAINS, MAXCONN]),
+    ("one-thread", Variant::Livelock,      &[ORPHAN, LOST, DRAINS, MAXCONN, AT, ACR, SOLO]),
+    ("one-thread", Variant::Purge,         &[ORPHAN, LOST, AT, ACR, SOLO]),
+    ("one-thread", Variant::Ca275,         &[ORPHAN, LOST]),
+    ("one-thread", Variant::Upstream,      &[]),
+    ("one-thread", Variant::Fixed,         &[]),
+    ("one-thread", Variant::BoundedRetry,  &[ORPHAN, LOST]),
+    ("one-thread", Variant::ChangeCounter, &[ORPHAN, LOST]),
+    ("one-thread", Variant::ReadySrv,      &[]),
+    ("one-thread", Variant::Master,        &[]),
+    ("one-thread", Variant::MasterFixed,   &[]),
+    ("hash",       Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Livelock,      &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Purge,         &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Ca275,         &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::Upstream,      &[MAXCONN]),
+    ("hash",       Variant::Fixed,         &[]),
+    ("hash",       Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("hash",       Variant::ReadySrv,      &[]),
+    ("hash",       Variant::Master,        &[]),
+    ("hash",       Variant::MasterFixed,   &[]),
+    ("two-servers", Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::Livelock,      &[ORPHAN, LOST, MAXCONN, AT, ACR, SOLO]),
+    ("two-servers", Variant::Purge,         &[ORPHAN, LOST, MAXCONN, AT, ACR, SOLO]),
+    ("two-servers", Variant::Ca275,         &[ORPHAN, LOST, MAXCONN, SOLO]),
+    ("two-servers", Variant::Upstream,      &[MAXCONN, SOLO]),
+    ("two-servers", Variant::Fixed,         &[]),
+    ("two-servers", Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("two-servers", Variant::ReadySrv,      &[ORPHAN, LOST, LOCKS]),
+    ("two-servers", Variant::Master,        &[ORPHAN, LOST]),
+    ("two-servers", Variant::MasterFixed,   &[]),
+    ("timeouts",   Variant::Toctou,        &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::Livelock,      &[ORPHAN, DRAINS, MAXCONN, AT, SOLO]),
+    ("timeouts",   Variant::Purge,         &[ORPHAN, DRAINS, MAXCONN, AT, SOLO]),
+    ("timeouts",   Variant::Ca275,         &[ORPHAN, DRAINS, MAXCONN, SOLO]),
+    ("timeouts",   Variant::Upstream,      &[DRAINS, MAXCONN, SOLO]),
+    ("timeouts",   Variant::Fixed,         &[]),
+    ("timeouts",   Variant::BoundedRetry,  &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::ChangeCounter, &[ORPHAN, DRAINS, MAXCONN]),
+    ("timeouts",   Variant::ReadySrv,      &[ORPHAN, DRAINS, LOCKS]),
+    ("timeouts",   Variant::Master,        &[ORPHAN, DRAINS]),
+    ("timeouts",   Variant::MasterFixed,   &[]),
+    ("first",      Variant::Toctou,        &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::Livelock,      &[MAXCONN, AT, SOLO]),
+    ("first",      Variant::Purge,         &[MAXCONN, AT, SOLO]),
+    ("first",      Variant::Ca275,         &[MAXCONN, SOLO]),
+    ("first",      Variant::Upstream,      &[MAXCONN, SOLO]),
+    ("first",      Variant::Fixed,         &[]),
+    ("first",      Variant::BoundedRetry,  &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::ChangeCounter, &[ORPHAN, LOST, MAXCONN]),
+    ("first",      Variant::ReadySrv,      &[ORPHAN, LOST, LOCKS]),
+    ("first",      Variant::Master,        &[ORPHAN, LOST]),
+    ("first",      Variant::MasterFixed,   &[]),
+];
+
 fn run(preset: &str, variant: Variant) -> Report {
     let scenario = presets::get(preset).expect("preset").with_variant(variant);
     check(&scenario, default_bounds())
 }
 
-/// Checks every row of `table` with atomics split or not.
-fn assert_table(table: &[(&str, Variant, &[&str])], split: bool) {
+/// Checks every row of `table` with atomics split or not, and the CLI free or a task
+/// of thread `cli_thread` (0-based).
+fn assert_table(table: &[(&str, Variant, &[&str])], split: bool, cli_thread: Option<u8>) {
     assert_eq!(
         table.len(),
         presets::names().count() * Variant::ALL.len(),
         "the table must cover every preset × variant"
     );
     for &(preset, variant, violated) in table {
-        let scenario = presets::get(preset)
+        let mut scenario = presets::get(preset)
             .expect("preset")
             .with_variant(variant)
             .with_split_atomics(split);
+        scenario.cli_thread = cli_thread;
         let r = check(&scenario, default_bounds());
         let atomics = if split { " --atomics split" } else { "" };
-        let replay = format!("lbq check --scenario {preset} --variant {variant}{atomics}");
+        let cli = cli_thread.map_or(String::new(), |t| format!(" --cli-thread {}", t + 1));
+        let replay = format!("lbq check --scenario {preset} --variant {variant}{atomics}{cli}");
         assert!(r.complete, "{replay}: search incomplete");
         let expected: BTreeSet<&str> = violated.iter().copied().collect();
         let actual: BTreeSet<&str> = r
@@ -227,12 +378,18 @@ fn assert_table(table: &[(&str, Variant, &[&str])], split: bool) {
 
 #[test]
 fn every_preset_and_variant_gets_its_pinned_verdict() {
-    assert_table(EXPECTED, false);
+    assert_table(EXPECTED, false, None);
 }
 
 #[test]
 fn with_split_atomics_every_preset_and_variant_gets_its_pinned_verdict() {
-    assert_table(EXPECTED_SPLIT, true);
+    assert_table(EXPECTED_SPLIT, true, None);
+}
+
+#[test]
+fn with_the_cli_on_thread_1_every_preset_and_variant_gets_its_pinned_verdict() {
+    assert_table(EXPECTED_CLI_ON_T1, false, Some(0));
+    assert_table(EXPECTED_CLI_ON_T1_SPLIT, true, Some(0));
 }
 
 #[test]

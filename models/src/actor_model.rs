@@ -388,14 +388,32 @@ impl fmt::Debug for ActorSystemModel {
     }
 }
 
+/// Why the actor model cannot run `scenario`, if it cannot: its thread actors do not
+/// follow the counter updates a thread owes (split atomics), and its CLI actor asks for
+/// sections on its own, not as a task of a thread (`cli_thread`).
+pub fn unsupported(scenario: &Scenario) -> Option<&'static str> {
+    if scenario.split_atomics {
+        Some(
+            "the actor model runs HAProxy's counter updates in-section only, and this \
+             scenario sets atomics = \"split\" (use --model step)",
+        )
+    } else if scenario.cli_thread.is_some() {
+        Some(
+            "the actor model's CLI is an actor of its own, and this scenario sets \
+             cli_thread (use --model step)",
+        )
+    } else {
+        None
+    }
+}
+
 impl ActorSystemModel {
-    /// The actor system of a scenario (with its variant). Atomics must be in-section:
-    /// a thread actor's view does not follow the counter updates a thread owes.
+    /// The actor system of a scenario (with its variant), which the actor model must
+    /// support ([`unsupported`]).
     pub fn new(scenario: Scenario) -> Self {
-        assert!(
-            !scenario.split_atomics,
-            "the actor model runs atomics in-section only"
-        );
+        if let Some(why) = unsupported(&scenario) {
+            panic!("{why}");
+        }
         let layout = Layout::of(&scenario);
         let shared = Arc::new(scenario.clone());
         let actors = ActorModel::new(layout, ())

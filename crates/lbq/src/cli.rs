@@ -93,6 +93,11 @@ struct CheckArgs {
     /// the queue locks run with the section before) or split (in steps of their own).
     #[arg(long, value_parser = ["split", "in-section"])]
     atomics: Option<String>,
+    /// Override the scenario's `cli_thread`: the CLI applet runs as a task of HAProxy
+    /// thread N (1-based; its commands run between that thread's stream tasks), or
+    /// `free` for a CLI actor of its own (another HAProxy thread).
+    #[arg(long, value_name = "N|free")]
+    cli_thread: Option<String>,
     /// State-space reduction: `streams` (default) forgets streams that ended and that
     /// nothing refers to, and stores one state per renaming of interchangeable streams
     /// (same thread, both arrived); `dead` only forgets; `off` stores every state.
@@ -180,6 +185,9 @@ impl CheckArgs {
         if let Some(a) = &self.atomics {
             scenario = scenario.with_split_atomics(a == "split");
         }
+        if let Some(t) = &self.cli_thread {
+            scenario.cli_thread = parse_cli_thread(t, scenario.threads)?;
+        }
         if let Some(v) = &self.variant {
             scenario = scenario.with_variant(
                 v.parse::<Variant>()
@@ -220,10 +228,8 @@ impl CheckArgs {
         }
         let format = if self.json { Format::Json } else { self.format };
         if self.model == crate::explore::ModelKind::Actor {
-            if scenario.split_atomics {
-                return Err("--model actor: the actor model runs HAProxy's counter updates \
-                     in-section only, and this scenario sets atomics = \"split\" (use --model step)"
-                    .into());
+            if let Some(why) = lbqueue_models::actor_model::unsupported(&scenario) {
+                return Err(format!("--model actor: {why}"));
             }
             if self.reduction != "streams" {
                 return Err("--reduction: the actor model stores every state (leave --reduction out with --model actor)".into());
@@ -342,4 +348,17 @@ fn half_of_memory() -> Option<usize> {
     let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024 / 2)
+}
+
+/// `--cli-thread N|free`: a thread of the scenario (1-based) or `free`.
+fn parse_cli_thread(text: &str, threads: u8) -> Result<Option<lbqueue::ThreadId>, String> {
+    if text == "free" {
+        return Ok(None);
+    }
+    match text.parse::<u8>() {
+        Ok(n) if (1..=threads).contains(&n) => Ok(Some(n - 1)),
+        _ => Err(format!(
+            "--cli-thread: expected a thread from 1 to {threads} or `free`, found {text:?}"
+        )),
+    }
 }

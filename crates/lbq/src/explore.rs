@@ -63,13 +63,8 @@ pub fn run(args: ExploreArgs) -> Result<u8, String> {
     // Fail fast on a taken port, before the exploration.
     let port = free_port(args.port)?;
     if args.model == ModelKind::Actor {
-        if scenario.split_atomics {
-            return Err(
-                "--model actor: the actor model runs HAProxy's counter updates \
-                        in-section only, and this scenario sets atomics = \"split\" \
-                        (use --model step)"
-                    .into(),
-            );
+        if let Some(why) = lbqueue_models::actor_model::unsupported(&scenario) {
+            return Err(format!("--model actor: {why}"));
         }
         return serve_actor_model(scenario, port);
     }

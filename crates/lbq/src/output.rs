@@ -20,15 +20,36 @@ pub fn list() {
         } else {
             ""
         };
-        println!("  {:<15} {}{default}", s.name, s.description);
+        println!(
+            "  {:<15} {}{default}; {}",
+            s.name,
+            s.description,
+            haproxy_threads(&s)
+        );
     }
     println!("\nAt reproduction scale (lbq shuttle / lbq stress; too large for lbq check):");
     for s in presets::reproduction() {
-        println!("  {:<15} {}", s.name, s.description);
+        println!(
+            "  {:<15} {}; {}",
+            s.name,
+            s.description,
+            haproxy_threads(&s)
+        );
     }
     println!("\nVariants (lbq check --variant NAME):");
     for v in Variant::ALL {
         println!("  {:<15} {}", v.name(), v.summary());
+    }
+}
+
+/// How many HAProxy threads a scenario stands for, and why: the free CLI actor is a
+/// thread of its own (`--cli-thread N` makes it a task of thread N instead).
+fn haproxy_threads(s: &lbqueue::Scenario) -> String {
+    let n = s.haproxy_threads();
+    match (s.cli.is_empty(), s.cli_thread) {
+        (false, None) => format!("{n} HAProxy threads ({} + the CLI's)", s.threads),
+        (false, Some(t)) => format!("{n} HAProxy thread(s), the CLI on T{}", t + 1),
+        (true, _) => format!("{n} HAProxy thread(s)"),
     }
 }
 

@@ -213,6 +213,48 @@ fn list_shows_presets_and_variants() {
     ] {
         assert!(out.contains(v), "{out}");
     }
+    // Each preset says how many HAProxy threads it stands for.
+    assert!(out.contains("3 HAProxy threads (2 + the CLI's)"), "{out}");
+}
+
+#[test]
+fn the_cli_on_thread_1_makes_one_thread_a_single_threaded_haproxy() {
+    // ca275d99c: "including a single threaded one": purge loops on one thread, ca275 not.
+    let purge = json(&lbq(&[
+        "check",
+        "--scenario",
+        "one-thread",
+        "--variant",
+        "purge",
+        "--cli-thread",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(property(&purge, "assign_terminates")["status"], "violated");
+    let ca275 = json(&lbq(&[
+        "check",
+        "--scenario",
+        "one-thread",
+        "--variant",
+        "ca275",
+        "--cli-thread",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(property(&ca275, "assign_terminates")["status"], "holds");
+    assert_eq!(property(&ca275, "maxconn_respected")["status"], "holds");
+    let free = json(&lbq(&[
+        "check",
+        "--scenario",
+        "one-thread",
+        "--variant",
+        "ca275",
+        "--cli-thread",
+        "free",
+        "--json",
+    ]));
+    assert_eq!(free["unique_states"].as_u64().is_some(), true);
+    assert_eq!(property(&free, "maxconn_respected")["status"], "violated");
 }
 
 /// Each bad input: exit 2, one message on stderr naming the field and what was expected.
@@ -358,6 +400,10 @@ fn bad_arguments_exit_2() {
         &["check", "--max-states", "many"],
         &["check", "--atomics", "some"],
         &["check", "--reduction", "some"],
+        &["check", "--cli-thread", "3"],
+        &["check", "--cli-thread", "0"],
+        &["check", "--cli-thread", "first"],
+        &["check", "--model", "actor", "--cli-thread", "1"],
         &["shuttle", "--iterations", "0"],
         &["shuttle", "--round-bound", "0"],
         &["shuttle", "--scheduler", "pct", "--depth", "0"],
@@ -372,6 +418,14 @@ fn bad_arguments_exit_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"), "{args:?}");
     }
+    let cli = lbq(&["check", "--cli-thread", "3"]);
+    assert!(
+        stderr(&cli).contains("--cli-thread: expected a thread from 1 to 2 or `free`"),
+        "{}",
+        stderr(&cli)
+    );
+    let actor = lbq(&["check", "--model", "actor", "--cli-thread", "1"]);
+    assert!(stderr(&actor).contains("cli_thread"), "{}", stderr(&actor));
     let missing = lbq(&["check", "--scenario", "/no/such/file.toml"]);
     assert!(
         stderr(&missing).contains("not a preset"),

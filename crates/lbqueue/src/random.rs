@@ -198,6 +198,7 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         queue_timeout,
         split_atomics: false,
         thread_groups: 1,
+        cli_thread: None,
         seeded_bug: None,
     }
 }
@@ -300,8 +301,13 @@ pub fn reductions(s: &Scenario) -> Vec<(Reduction, Scenario)> {
         for gone in 0..s.threads {
             let mut t = s.clone();
             t.threads -= 1;
-            // Never more thread groups than threads.
+            // Never more thread groups than threads; the CLI's thread renumbered too.
             t.thread_groups = t.thread_groups.min(t.threads);
+            t.cli_thread = s.cli_thread.map(|th| match th.cmp(&gone) {
+                std::cmp::Ordering::Less => th,
+                std::cmp::Ordering::Equal => 0,
+                std::cmp::Ordering::Greater => th - 1,
+            });
             t.streams = s
                 .streams
                 .iter()

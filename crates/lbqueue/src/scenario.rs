@@ -98,6 +98,12 @@ pub struct Scenario {
     /// per-thread-group queues (26b3e5236, `per-tgrp-queues`) reads it; the free CLI
     /// actor runs as a thread of group 1.
     pub thread_groups: u8,
+    /// `cli_thread = N`: the CLI applet is a task of thread N (0-based here): its
+    /// commands run between that thread's stream tasks, never inside one, and a stream
+    /// task of that thread waits while a command is in progress. `None` (default): the
+    /// CLI is an actor of its own, i.e. an HAProxy thread that runs no stream of the
+    /// scenario.
+    pub cli_thread: Option<ThreadId>,
     /// A bug seeded by a test to show a property bites; never read from a file.
     pub seeded_bug: Option<SeededBug>,
 }
@@ -192,6 +198,18 @@ impl Scenario {
         None
     }
 
+    /// How many HAProxy threads the scenario stands for: its threads, plus the CLI's
+    /// own thread when the CLI has commands and is a free actor (no `cli_thread`).
+    pub fn haproxy_threads(&self) -> u8 {
+        self.threads + u8::from(!self.cli.is_empty() && self.cli_thread.is_none())
+    }
+
+    /// The thread group whose queues the CLI's `process_srv_queue` runs first: its
+    /// thread's with `cli_thread`, else group 1's.
+    pub fn cli_tgroup(&self) -> u8 {
+        self.cli_thread.map_or(0, |t| self.tgroup_of(t))
+    }
+
     /// The thread group (0-based) of thread `t`: HAProxy fills the groups in thread
     /// order, evenly (`thread-groups 2` with 3 threads: T1, T2 in group 1, T3 in 2).
     pub fn tgroup_of(&self, t: ThreadId) -> u8 {
@@ -265,6 +283,9 @@ impl Scenario {
         }
         if self.thread_groups != 1 {
             out.push_str(&format!("thread_groups = {}\n", self.thread_groups));
+        }
+        if let Some(t) = self.cli_thread {
+            out.push_str(&format!("cli_thread = {}\n", t + 1));
         }
         for s in &self.servers {
             out.push_str(&format!(
@@ -372,6 +393,7 @@ struct ScenarioFile {
     queue_timeout: bool,
     atomics: Option<String>,
     thread_groups: Option<i64>,
+    cli_thread: Option<i64>,
     servers: Vec<ServerFile>,
 }
 
@@ -488,6 +510,10 @@ impl ScenarioFile {
                 i64::from(limits::THREAD_GROUPS.min(threads)),
             )?,
         };
+        let cli_thread = match self.cli_thread {
+            None => None,
+            Some(t) => Some(in_range("cli_thread", t, 1, threads.into())? - 1),
+        };
         let streams = self
             .streams
             .iter()
@@ -523,6 +549,7 @@ impl ScenarioFile {
             queue_timeout: self.queue_timeout,
             split_atomics,
             thread_groups,
+            cli_thread,
             seeded_bug: None,
         })
     }

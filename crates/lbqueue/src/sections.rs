@@ -16,7 +16,7 @@ use crate::queue::{
     Dequeued, TryAgain,
 };
 use crate::scenario::Scenario;
-use crate::server::run_cli_section;
+use crate::server::{run_cli_section, CliContext};
 use crate::state::{
     AfterTail, Call, Counter, Outcome, Pc, Phase, QueueId, ServerId, StreamId, System, Task,
     ThreadId,
@@ -77,12 +77,12 @@ impl std::str::FromStr for Actor {
 
 /// The actors that can run a section now, in a fixed order.
 pub fn enabled_actors(sys: &System, sc: &Scenario, out: &mut Vec<Actor>) {
-    for (t, th) in sys.threads.iter().enumerate() {
-        if !th.idle() {
-            out.push(Actor::Thread(t as ThreadId));
+    for t in 0..sys.threads.len() as ThreadId {
+        if thread_enabled(sys, sc, t) {
+            out.push(Actor::Thread(t));
         }
     }
-    if sys.cli_pending(sc) {
+    if cli_enabled(sys, sc) {
         out.push(Actor::Cli);
     }
     if (sys.arrived as usize) < sys.streams.len() {
@@ -97,6 +97,27 @@ pub fn enabled_actors(sys: &System, sc: &Scenario, out: &mut Vec<Actor>) {
     }
 }
 
+/// Whether thread `t` can run a section: it has work, and, when the CLI applet is one
+/// of its tasks (`cli_thread`), no CLI command is half done (a task runs to its yield:
+/// the applet's command sections come one after the other on that thread).
+fn thread_enabled(sys: &System, sc: &Scenario, t: ThreadId) -> bool {
+    !sys.threads[t as usize].idle()
+        && (sc.cli_thread != Some(t)
+            || sys.threads[t as usize].task.is_some()
+            || sys.cli_at_command_boundary(sc))
+}
+
+/// Whether the CLI can run a section: it has commands left, and, as a task of thread
+/// `cli_thread`, that thread is between two tasks (no stream task in progress, no
+/// counter update owed by the last one).
+fn cli_enabled(sys: &System, sc: &Scenario) -> bool {
+    sys.cli_pending(sc)
+        && sc.cli_thread.is_none_or(|t| {
+            let th = &sys.threads[t as usize];
+            th.task.is_none() && th.deferred.is_empty()
+        })
+}
+
 /// Whether a stream waits in a queue with its queue timeout (`conn_exp`) armed.
 fn timeout_armed(sys: &System, s: StreamId) -> bool {
     sys.streams[s as usize].phase == Phase::Que && sys.is_linked(s)
@@ -107,8 +128,8 @@ fn timeout_armed(sys: &System, s: StreamId) -> bool {
 /// trace file replayed against a smaller scenario) is never enabled.
 pub fn is_enabled(sys: &System, sc: &Scenario, actor: Actor) -> bool {
     match actor {
-        Actor::Thread(t) => sys.threads.get(t as usize).is_some_and(|th| !th.idle()),
-        Actor::Cli => sys.cli_pending(sc),
+        Actor::Thread(t) => (t as usize) < sys.threads.len() && thread_enabled(sys, sc, t),
+        Actor::Cli => cli_enabled(sys, sc),
         Actor::Client => (sys.arrived as usize) < sys.streams.len(),
         Actor::Timeout(s) => {
             sc.queue_timeout
@@ -178,7 +199,11 @@ fn run_actor(
             let section = sc
                 .cli_section(sys.cli_pc)
                 .expect("CLI step with an empty script");
-            run_cli_section(sys, section.command, section.role, b, sc.seeded_bug, j);
+            let cli = CliContext {
+                tgroup: sc.cli_tgroup(),
+                bug: sc.seeded_bug,
+            };
+            run_cli_section(sys, section.command, section.role, b, cli, j);
             sys.cli_pc += 1;
             None
         }

@@ -59,22 +59,31 @@ pub fn ready_srv_reset(sys: &mut System, v: ServerId, j: &mut Journal) {
     }
 }
 
+/// Where the CLI runs: the thread group of its thread ([`crate::Scenario::cli_tgroup`]:
+/// group 1 for the free CLI actor), and a bug a test seeded.
+#[derive(Clone, Copy, Debug)]
+pub struct CliContext {
+    /// The thread group whose queues its `process_srv_queue` runs first.
+    pub tgroup: u8,
+    /// A seeded bug, if any.
+    pub bug: Option<SeededBug>,
+}
+
 /// One section of a CLI command: `disable` and `shutdown sessions` end with
 /// `pendconn_redistribute()`, `enable` with `pendconn_grab_from_px()` (or, since
 /// 111ea83ed, `process_srv_queue()`: with two thread groups of queues its second
 /// group's batch, and with `ready_srv` that call's tail), each a separate section from
 /// the one before it (another lock). `role` is what the section does
-/// ([`crate::scenario::CliSection::role`]). The free CLI actor stands for a thread of
-/// thread group 1.
+/// ([`crate::scenario::CliSection::role`]).
 pub fn run_cli_section(
     sys: &mut System,
     command: CliCommand,
     role: CliRole,
     b: Behaviour,
-    bug: Option<SeededBug>,
+    cli: CliContext,
     j: &mut Journal,
 ) {
-    const CLI_TGROUP: u8 = 0;
+    let CliContext { tgroup, bug } = cli;
     let v = command.server;
     match (command.kind, role) {
         (CliKind::Disable, CliRole::StateChange) => srv_set_admin_maint(sys, v, j),
@@ -88,12 +97,12 @@ pub fn run_cli_section(
         }
         (CliKind::Shutdown, _) => pendconn_redistribute(sys, v, b, bug, j),
         (CliKind::Enable, CliRole::QueueWork) if b.enable_processes_queue => {
-            let first = first_batch(sys, CLI_TGROUP);
+            let first = first_batch(sys, tgroup);
             process_srv_queue(sys, v, first, b, j)
         }
         (CliKind::Enable, CliRole::QueueWork) => pendconn_grab_from_px(sys, v, j),
         (CliKind::Enable, CliRole::OtherTgroupBatch) => {
-            process_srv_queue(sys, v, Some(other_tgroup(CLI_TGROUP)), b, j)
+            process_srv_queue(sys, v, Some(other_tgroup(tgroup)), b, j)
         }
         (CliKind::Enable, CliRole::ReadySrvTail) => process_srv_queue_tail(sys, v, b, j),
     }

@@ -226,7 +226,7 @@ impl Variant {
             Variant::Fixed => {
                 "purge + must_try_again never spins (NOSRV retry without a usable server, else dequeue \
                  ourselves) + a slot freed on a downed server goes to a usable one + dc9ce9c26 + 3372a2ea0 \
-                 + 111ea83ed + must_try_again reads the servers' served"
+                 + 111ea83ed + must_try_again reads the servers' served + an unlimited server dequeues"
             }
             Variant::BoundedRetry => {
                 "purge + try-again loop limited to 3 rounds per call, then QUEUED (seed commit's first alternative)"
@@ -246,7 +246,8 @@ impl Variant {
             Variant::MasterFixed => {
                 "master + a stream queued without ready_srv checks that a usable server serves \
                  someone, else dequeues itself (or NOSRV when none is usable) + a ready_srv slot \
-                 given back is offered to its queue + fixed's slot-freed-on-a-downed-server rule"
+                 given back is offered to its queue + fixed's slot-freed-on-a-downed-server rule + \
+                 an unlimited server dequeues"
             }
         }
     }

@@ -212,6 +212,7 @@ fn everything_to_shrink() -> Scenario {
         queue_timeout: true,
         split_atomics: false,
         thread_groups: 1,
+        cli_thread: None,
         seeded_bug: None,
     }
 }

@@ -90,6 +90,7 @@ fn the_good_file_reads_as_written() {
             queue_timeout: false,
             split_atomics: false,
             thread_groups: 1,
+            cli_thread: None,
             seeded_bug: None,
         }
     );
@@ -129,6 +130,28 @@ fn thread_groups_are_read_and_bounded_by_the_threads() {
 }
 
 #[test]
+fn cli_thread_names_a_thread_of_the_scenario() {
+    let on_2 = accepted(&GOOD.replace("threads = 2", "threads = 2\ncli_thread = 2"));
+    assert_eq!(
+        on_2.cli_thread,
+        Some(1),
+        "1-based in files, 0-based in the model"
+    );
+    assert_eq!(Scenario::from_toml(&on_2.to_toml(), "x").unwrap(), on_2);
+    assert_eq!(on_2.haproxy_threads(), 2);
+    assert_eq!(
+        accepted(GOOD).haproxy_threads(),
+        3,
+        "2 threads + the free CLI's"
+    );
+    let err = refused(&GOOD.replace("threads = 2", "threads = 2\ncli_thread = 3"));
+    assert_eq!(
+        err,
+        "scenario field `cli_thread`: expected an integer from 1 to 2, found 3"
+    );
+}
+
+#[test]
 fn an_unknown_field_is_named_with_its_line() {
     // `colour` lands on line 3, between `threads` and `streams`.
     let text = GOOD.replace("threads = 2", "threads = 2\ncolour = 3");
@@ -136,7 +159,7 @@ fn an_unknown_field_is_named_with_its_line() {
         refused(&text),
         "scenario file, line 3, field `colour`: unknown field `colour`, expected one of \
          `name`, `description`, `variant`, `behaviour`, `algo`, `threads`, `streams`, `cli`, \
-         `queue_timeout`, `atomics`, `thread_groups`, `servers`"
+         `queue_timeout`, `atomics`, `thread_groups`, `cli_thread`, `servers`"
     );
     // Inside a `[[servers]]` table (line 9) the expected fields are a server's.
     let text = GOOD.replace("maxconn = 1", "maxconn = 1\nbackup = true");

@@ -2001,3 +2001,43 @@ fn process_srv_queue_on_an_unlimited_server_hands_out_nothing_unless_the_switch_
         assert_eq!(backend_queue(&sys), left, "{variant}");
     }
 }
+
+// ----------------------------------------------------------------------------------------
+// The CLI applet as a task of an HAProxy thread (`cli_thread`, issue 13)
+
+#[test]
+fn the_cli_on_a_thread_runs_only_between_that_threads_tasks_and_holds_them_while_a_command_runs() {
+    let text = "variant = \"purge\"\nalgo = \"roundrobin\"\nthreads = 2\ncli_thread = 1\n\
+                streams = [1, 2]\ncli = [\"disable server px/s1\"]\n\n[[servers]]\nname = \"s1\"\nmaxconn = 1\n";
+    let sc = Scenario::from_toml(text, "cli-on-t1").unwrap();
+    assert_eq!(sc.cli_thread, Some(T1));
+    assert_eq!(sc.haproxy_threads(), 2);
+    let mut sys = System::new(&sc);
+    arrive(&mut sys, &sc, 2);
+    // T1 starts S1's task: the CLI waits until that task yields.
+    step_ok(&mut sys, &sc, Actor::Thread(T1));
+    assert!(sys.threads[T1 as usize].task.is_some());
+    assert!(
+        !is_enabled(&sys, &sc, Actor::Cli),
+        "the CLI ran inside T1's task"
+    );
+    // T2 is another thread: its task does not hold the CLI back.
+    while sys.threads[T1 as usize].task.is_some() {
+        step_ok(&mut sys, &sc, Actor::Thread(T1));
+    }
+    assert!(is_enabled(&sys, &sc, Actor::Cli));
+    // The command's first section: T1 may not start a task before the command ends…
+    step_ok(&mut sys, &sc, Actor::Cli);
+    sys.wake(S1);
+    assert!(
+        !is_enabled(&sys, &sc, Actor::Thread(T1)),
+        "T1 ran inside the command"
+    );
+    assert!(
+        is_enabled(&sys, &sc, Actor::Thread(T2)),
+        "T2 is not the CLI's thread"
+    );
+    // …and may once its last section (pendconn_redistribute) ran.
+    step_ok(&mut sys, &sc, Actor::Cli);
+    assert!(is_enabled(&sys, &sc, Actor::Thread(T1)));
+}

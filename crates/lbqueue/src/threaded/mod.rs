@@ -430,7 +430,8 @@ fn next(sys: &System, sc: &Scenario, me: Worker) -> Next {
             }
             next => next,
         },
-        Worker::Cli if sys.cli_pending(sc) => Next::Run(Actor::Cli),
+        // With `cli_thread`, the CLI waits for its thread to be between two tasks.
+        Worker::Cli if sys.cli_pending(sc) => run_if(Actor::Cli),
         Worker::Client if (sys.arrived as usize) < sys.streams.len() => Next::Run(Actor::Client),
         Worker::Cli | Worker::Client => Next::Finished,
         Worker::Timer(s) if sys.streams[s as usize].is_done() => Next::Finished,
