@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # How the cost of an exhaustive check grows: streams, threads, servers, CLI cycles.
-# Usage: scripts/scale.sh [TIMEOUT_SECS] [VARIANT] [REDUCTION]  — prints one markdown
-# row per configuration (stored states, seconds, peak memory, complete or not). Uses the
-# release binary; REDUCTION is `lbq check --reduction` (default: streams, lbq's default).
+# Usage: scripts/scale.sh [TIMEOUT_SECS] [VARIANT] [REDUCTION] [ATOMICS]  — prints one
+# markdown row per configuration (stored states, seconds, peak memory, complete or not).
+# Uses the release binary; REDUCTION is `lbq check --reduction` (default: streams, lbq's
+# default), ATOMICS `lbq check --atomics` (in-section, the default, or split).
 # SCALE_CONFIGS="name:streams:threads:servers:cycles …" replaces the default sweep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 timeout_s=${1:-60}
 variant=${2:-fixed}
 reduction=${3:-streams}
+atomics=${4:-in-section}
+case "$atomics" in
+  in-section | split) ;;
+  *) echo "scale.sh: ATOMICS: expected in-section or split, found '$atomics'" >&2; exit 2 ;;
+esac
 cargo build --release -q -p lbq
 lbq=target/release/lbq
 dir=$(mktemp -d)
@@ -37,11 +43,12 @@ row() {
   local f
   f=$(scenario "$@")
   # The checker runs as a child of python, which reads its peak RSS once it has exited.
-  python3 - "$lbq" "$f" "$variant" "$timeout_s" "$reduction" "$@" <<'PY' || true
+  python3 - "$lbq" "$f" "$variant" "$timeout_s" "$reduction" "$atomics" "$@" <<'PY' || true
 import json, resource, subprocess, sys
-lbq, f, variant, timeout_s, reduction, name, streams, threads, servers, cycles = sys.argv[1:]
+lbq, f, variant, timeout_s, reduction, atomics, name, streams, threads, servers, cycles = sys.argv[1:]
 out = subprocess.run([lbq, "check", "--scenario", f, "--variant", variant, "--timeout", timeout_s,
-                      "--reduction", reduction, "--json"], capture_output=True, text=True).stdout
+                      "--reduction", reduction, "--atomics", atomics, "--json"],
+                     capture_output=True, text=True).stdout
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
 r = json.loads(out)
 bad = [p["name"] for p in r["properties"] if p["status"] in ("violated", "unreached")]
@@ -52,7 +59,7 @@ print("| %s | %s | %s | %s | %s | %s | %s | %.1f | %s | %s |" % (name, streams, 
 PY
 }
 
-echo "| scenario | streams | threads | servers | CLI cycles | stored states ($reduction) | complete | s | peak | $variant |"
+echo "| scenario | streams | threads | servers | CLI cycles | stored states ($reduction, atomics $atomics) | complete | s | peak | $variant |"
 echo "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"
 if [ -n "${SCALE_CONFIGS:-}" ]; then
   for c in $SCALE_CONFIGS; do

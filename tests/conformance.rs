@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use lbqueue::random::{derive_seed, random_scenario, Limits, SplitMix64};
+use lbqueue::random::{derive_seed, random_scenario, Atomics, Limits, SplitMix64};
 use lbqueue::threaded::facade::Std;
 use lbqueue::threaded::{start, Config};
 use lbqueue::{enabled_actors, step, Actor, Journal, Scenario, System, Variant};
@@ -99,8 +99,20 @@ fn threaded_composition_and_step_model_agree_after_every_step() {
     for i in 0..HISTORIES {
         let variant = Variant::ALL[i as usize % Variant::ALL.len()];
         let mut rng = SplitMix64::new(derive_seed(seed, i));
-        let split = rng.coin();
-        let sc = random_scenario(&mut rng, &Limits::small(variant)).with_split_atomics(split);
+        // Its own coin for the atomics, drawn first (the histories of this seed as they
+        // were before random scenarios drew atomics themselves).
+        let atomics = if rng.coin() {
+            Atomics::Split
+        } else {
+            Atomics::InSection
+        };
+        let sc = random_scenario(
+            &mut rng,
+            &Limits {
+                atomics,
+                ..Limits::small(variant)
+            },
+        );
         match follow(&sc, &sc, &mut rng) {
             Ok(n) => steps += n,
             Err(e) => panic!(
@@ -123,7 +135,13 @@ fn a_composition_of_other_code_is_caught() {
     let seed = seed();
     let diverged = (0..200).find_map(|i| {
         let mut rng = SplitMix64::new(derive_seed(seed, i));
-        let model = random_scenario(&mut rng, &Limits::small(Variant::Fixed));
+        let model = random_scenario(
+            &mut rng,
+            &Limits {
+                atomics: Atomics::InSection,
+                ..Limits::small(Variant::Fixed)
+            },
+        );
         follow(&model, &model.with_variant(Variant::Livelock), &mut rng).err()
     });
     let e = diverged.expect("livelock and fixed differ on some small history");

@@ -1,5 +1,6 @@
-//! Random histories: a random small scenario ([`lbqueue::random`]) run under a random
-//! schedule, then finished by a fair round-robin scheduler, checked after every step.
+//! Random histories: a random small scenario ([`lbqueue::random`], atomics in-section or
+//! split on a coin) run under a random schedule, then finished by a fair round-robin
+//! scheduler, checked after every step.
 //!
 //! - `fixed`: `counters_consistent` after every step, every `always` property of the
 //!   step model on every visited state, no call of assign_server_and_queue longer than a
@@ -381,12 +382,14 @@ impl LoopDetector {
         }
     }
 
-    /// Looks at the state reached by `actors` (non-empty).
+    /// Looks at the state reached by `actors` (non-empty); `atomic`: the last step was a
+    /// counter update owed from a section (split atomics), not a section.
     fn observe(
         &mut self,
         sys: &System,
         sc: &Scenario,
         actors: &[Actor],
+        atomic: bool,
     ) -> Result<(), (String, String)> {
         let actor = *actors.last().expect("a step was taken");
         for (t, th) in sys.threads.iter().enumerate() {
@@ -408,7 +411,7 @@ impl LoopDetector {
                 });
             }
             let call = self.calls[t].as_mut().expect("just set");
-            if ongoing && actor == Actor::Thread(t as u8) {
+            if ongoing && actor == Actor::Thread(t as u8) && !atomic {
                 call.sections += 1;
             }
             if call.sections > self.max_sections
@@ -586,8 +589,15 @@ impl Watch {
         }
     }
 
-    /// Checks the state reached by `actors` (`random` of them from the schedule).
-    fn check(&mut self, sys: &System, actors: &[Actor], random: usize) -> Result<(), Failure> {
+    /// Checks the state reached by `actors` (`random` of them from the schedule); `atomic`:
+    /// the last step made a counter update the actor owed (split atomics).
+    fn check(
+        &mut self,
+        sys: &System,
+        actors: &[Actor],
+        random: usize,
+        atomic: bool,
+    ) -> Result<(), Failure> {
         let fail = |property: String, detail: String| Failure {
             property,
             detail,
@@ -607,7 +617,7 @@ impl Watch {
         }
         if self.goal.loops() && !actors.is_empty() {
             self.detector
-                .observe(sys, &self.model.scenario, actors)
+                .observe(sys, &self.model.scenario, actors, atomic)
                 .map_err(|(property, detail)| fail(property, detail))?;
         }
         Ok(())
@@ -629,7 +639,7 @@ fn run(sc: &Scenario, schedule: &[u8], goal: Goal) -> Result<Seen, Failure> {
     let mut watch = Watch::new(sc, goal);
     let mut sys = System::new(sc);
     let mut actors = Vec::new();
-    watch.check(&sys, &actors, 0)?;
+    watch.check(&sys, &actors, 0, false)?;
     let mut enabled = Vec::new();
     for &c in schedule {
         enabled.clear();
@@ -638,9 +648,10 @@ fn run(sc: &Scenario, schedule: &[u8], goal: Goal) -> Result<Seen, Failure> {
             break;
         }
         let a = resolve(c, &enabled);
+        let atomic = owes_update(&sys, a);
         step(&mut sys, sc, a, &mut Journal::silent());
         actors.push(a);
-        watch.check(&sys, &actors, usize::MAX)?;
+        watch.check(&sys, &actors, usize::MAX, atomic)?;
     }
     let random_steps = actors.len();
     let order = all_actors(sc);
@@ -657,9 +668,10 @@ fn run(sc: &Scenario, schedule: &[u8], goal: Goal) -> Result<Seen, Failure> {
         };
         next = k + 1;
         let a = order[k];
+        let atomic = owes_update(&sys, a);
         step(&mut sys, sc, a, &mut Journal::silent());
         actors.push(a);
-        watch.check(&sys, &actors, random_steps)?;
+        watch.check(&sys, &actors, random_steps, atomic)?;
     }
     Err(Failure {
         property: "finishes".into(),
@@ -669,6 +681,16 @@ fn run(sc: &Scenario, schedule: &[u8], goal: Goal) -> Result<Seen, Failure> {
         random_steps,
         actors,
     })
+}
+
+/// Whether `a`'s next step is a counter update it owes from its last section (split
+/// atomics: `step` makes it instead of a section).
+fn owes_update(sys: &System, a: Actor) -> bool {
+    match a {
+        Actor::Thread(t) => !sys.threads[t as usize].deferred.is_empty(),
+        Actor::Cli => !sys.cli_deferred.is_empty(),
+        Actor::Client | Actor::Timeout(_) => false,
+    }
 }
 
 /// The state in one line: queues, served counters, stream phases.
@@ -755,6 +777,10 @@ struct Stats {
     steps: usize,
     reached: BTreeMap<&'static str, u64>,
     failures: BTreeMap<String, u64>,
+    /// Histories whose scenario has split atomics, and the sometimes-properties the
+    /// passing ones reached.
+    split: u64,
+    split_reached: BTreeMap<&'static str, u64>,
 }
 
 thread_local! {
@@ -768,12 +794,17 @@ fn judge<V>(h: &History<V>, goal: Goal) -> TestResult {
     STATS.with(|s| {
         let mut s = s.borrow_mut();
         s.histories += 1;
+        let split = h.scenario.split_atomics;
+        s.split += u64::from(split);
         match &result {
             Ok(seen) => {
                 s.passed += 1;
                 s.steps += seen.steps;
                 for r in &seen.reached {
                     *s.reached.entry(r).or_default() += 1;
+                    if split {
+                        *s.split_reached.entry(r).or_default() += 1;
+                    }
                 }
             }
             Err(f) => {
@@ -926,9 +957,16 @@ fn write_failure(scenario: &Scenario, schedule: &[u8], f: &Failure) -> PathBuf {
 
 fn print_stats(name: &str, stats: &Stats, seconds: f64) {
     println!(
-        "{name}: {} histories run ({} passed, {} steps in passing ones) in {seconds:.2} s; \
-         failures by property {:?}; sometimes-properties reached {:?}",
-        stats.histories, stats.passed, stats.steps, stats.failures, stats.reached
+        "{name}: {} histories run ({} passed, {} steps in passing ones, {} with split \
+         atomics) in {seconds:.2} s; failures by property {:?}; sometimes-properties reached \
+         {:?} (with split atomics {:?})",
+        stats.histories,
+        stats.passed,
+        stats.steps,
+        stats.split,
+        stats.failures,
+        stats.reached,
+        stats.split_reached
     );
 }
 
@@ -1007,7 +1045,20 @@ fn fixed_holds_on_random_histories() {
             got >= at_least,
             "only {got} of {n} histories reached {guard} (expected at least {at_least})"
         );
+        // Split atomics (half the histories) reach them too.
+        let split = e.census.split_reached.get(guard).copied().unwrap_or(0);
+        assert!(
+            split >= at_least / 3,
+            "only {split} of {n} histories with split atomics reached {guard} (expected at \
+             least {})",
+            at_least / 3
+        );
     }
+    assert!(
+        (n * 2 / 5..=n * 3 / 5).contains(&e.census.split),
+        "{} of {n} histories with split atomics, expected about half",
+        e.census.split
+    );
 }
 
 /// `livelock` (8d68717a4): the generator finds a call of assign_server_and_queue that

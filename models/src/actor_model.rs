@@ -365,10 +365,10 @@ type Condition = StepCondition;
 /// that steps are named in HAProxy's words (`ActorModel` fixes `format_action` and
 /// `format_step` to message dumps) and so that the step model's own property
 /// conditions are called on the backend's `System` (a stateright condition is a plain
-/// `fn`, so they are reached by index through `delegated_properties`). Serve it with
-/// `ActorSystemModel::new(scenario).checker().serve(addr)` to walk it in stateright's
-/// Explorer (sequence diagrams included); its liveness verdicts come from
-/// [`check_actor`], not from the Explorer.
+/// `fn`, so they are reached by index through `delegated_properties`). Walk it in
+/// stateright's Explorer through [`crate::explorer::ActorExploreModel`] (sequence
+/// diagrams included, each action named by what it does); its liveness verdicts come
+/// from [`check_actor`], not from the Explorer.
 #[derive(Clone)]
 pub struct ActorSystemModel {
     /// The actor system.

@@ -10,9 +10,16 @@
 //      state one turn back as the same state (the loop closes);
 //   2. the Properties list shows `assign_can_return` with a counterexample found;
 //   3. the steps of the loop's turn are named in HAProxy's words (pendconn_add,
-//      pendconn_must_try_again, assign_server);
+//      pendconn_must_try_again, assign_server), in the selected state's pane and in the
+//      "Path of Actions" list itself: every entry there says who ran and what the step
+//      did (`T1: S2 pendconn_add → backend queue`), not the actor's name alone, and so
+//      do the "Next Action Choices";
 //   4. the property's own link leads to a state whose per-state verdict is the
 //      counterexample.
+// With --actor-url (the Explorer of `lbq explore --model actor`): follows the first
+// --actor-steps next actions from the initial state and checks that every entry of its
+// Path of Actions says what the step did (`client → backend: … S1 arrives`,
+// `T1 → backend: run S1's next section: S1 assign_server → …`).
 // Saves a screenshot of the lasso's last state (and one of the property's link target
 // beside it). Exits 1 on any failure.
 
@@ -35,6 +42,8 @@ const FLAGS = [
 ];
 const PROPERTY = 'assign_can_return';
 const LOOP_STEPS = ['pendconn_add', 'pendconn_must_try_again', 'assign_server'];
+// A step model entry: the actor, a colon, then what the step did.
+const STEP_ENTRY = /^(T\d+|CLI|client|timer S\d+): \S.*/;
 
 function parseArgs(argv) {
   const args = {};
@@ -47,8 +56,11 @@ function parseArgs(argv) {
   for (const k of ['url', 'lasso', 'turn', 'screenshot']) {
     if (!args[k]) throw new Error(`missing --${k}`);
   }
-  const url = new URL(args.url);
-  if (url.hostname !== '127.0.0.1') throw new Error(`--url must be on 127.0.0.1: ${args.url}`);
+  for (const k of ['url', 'actor-url']) {
+    if (args[k] && new URL(args[k]).hostname !== '127.0.0.1') {
+      throw new Error(`--${k} must be on 127.0.0.1: ${args[k]}`);
+    }
+  }
   return args;
 }
 
@@ -76,11 +88,10 @@ async function main() {
     page.setDefaultTimeout(30_000);
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    // Nothing but the Explorer itself may be contacted.
+    // Nothing but the Explorers themselves may be contacted.
+    const origins = [args.url, args['actor-url']].filter(Boolean).map((u) => new URL(u).origin);
     await page.route('**/*', (route) =>
-      new URL(route.request().url()).origin === new URL(args.url).origin
-        ? route.continue()
-        : route.abort(),
+      origins.includes(new URL(route.request().url()).origin) ? route.continue() : route.abort(),
     );
 
     const stepPath = (drop) => '/' + indices.slice(0, indices.length - drop).join('/');
@@ -117,6 +128,41 @@ async function main() {
     check(
       (await entryItem.locator('a.is-same-state').count()) === 1,
       `the Explorer marks the state ${turn} steps back as the same state (the loop closes)`,
+    );
+
+    // The Path of Actions names each step in HAProxy's words: Pre-init and Init 0, then
+    // one entry per step, each the actor and what its step did.
+    const entries = (await page.locator('ol.path-list > li').allInnerTexts()).map((t) => t.trim());
+    check(
+      entries[0] === 'Pre-init' && entries[1] === 'Init 0',
+      `the Path of Actions starts with Pre-init, Init 0: ${entries.slice(0, 2).join(', ')}`,
+    );
+    const stepEntries = entries.slice(2);
+    const bare = stepEntries.filter((e) => !STEP_ENTRY.test(e));
+    check(
+      stepEntries.length === indices.length - 1 && bare.length === 0,
+      `all ${stepEntries.length} Path of Actions entries say what the step did` +
+        (bare.length ? `; not: ${JSON.stringify(bare.slice(0, 5))}` : ''),
+    );
+    const turnEntries = stepEntries.slice(stepEntries.length - turn);
+    for (const e of turnEntries) console.log(`   path entry: ${e}`);
+    for (const name of LOOP_STEPS) {
+      check(
+        turnEntries.some((e) => e.includes(name)),
+        `a Path of Actions entry of the loop's turn names ${name}`,
+      );
+    }
+    check(
+      stepEntries.some((e) => e.startsWith('CLI: disable server px/s1')) &&
+        stepEntries.some((e) => e.startsWith('client: S1 arrives')),
+      'the Path of Actions names the CLI command as typed and the arrivals',
+    );
+    const choices = (await page.locator('h2:has-text("Next Action Choices") + ul > li').allInnerTexts()).map(
+      (t) => t.trim(),
+    );
+    check(
+      choices.length > 0 && choices.every((c) => STEP_ENTRY.test(c)),
+      `the ${choices.length} Next Action Choices say what each step would do: ${choices[0]}`,
     );
 
     // 2. The verdict in the Properties list.
@@ -172,10 +218,52 @@ async function main() {
     console.log(`screenshot: ${discovery}`);
 
     check(pageErrors.length === 0, `no script error on the page ${pageErrors.join('; ')}`);
+
+    if (args['actor-url']) await actorModel(page, args, pageErrors);
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
   }
+}
+
+// `lbq explore --model actor`: follow the first next action --actor-steps times and read
+// the Path of Actions.
+async function actorModel(page, args, pageErrors) {
+  const base = args['actor-url'];
+  const steps = Number(args['actor-steps'] ?? 6);
+  let path = '/0';
+  await page.goto(`${base}#/steps${path}`);
+  for (let i = 0; i < steps; i++) {
+    await page.waitForFunction((p) => window.app && window.app.selectedStep().path === p, path);
+    const next = page.locator('h2:has-text("Next Action Choices") + ul > li a[href]');
+    await next.first().waitFor();
+    // Prefer a request to the backend (a section runs) over a delivery back.
+    const texts = await next.allInnerTexts();
+    const k = Math.max(0, texts.findIndex((t) => t.includes(' → backend: ')));
+    const href = await next.nth(k).getAttribute('href');
+    path = href.replace(/^#\/steps/, '');
+    await page.evaluate((h) => (window.location.hash = h), href);
+  }
+  await page.waitForFunction((p) => window.app && window.app.selectedStep().path === p, path);
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('ol.path-list > li').length === n,
+    steps + 2,
+  );
+  const entries = (await page.locator('ol.path-list > li').allInnerTexts()).map((t) => t.trim()).slice(2);
+  for (const e of entries) console.log(`   actor path entry: ${e}`);
+  const requests = entries.filter((e) => e.includes(' → backend: '));
+  check(
+    requests.length > 0 && requests.every((e) => /→ backend: [^:]+: \S/.test(e)),
+    `actor model: the ${requests.length} requests to the backend in the Path of Actions say what the section did`,
+  );
+  check(
+    entries.some((e) => e.includes('S1 arrives')) && entries.some((e) => /assign_server|disable server/.test(e)),
+    'actor model: the Path of Actions names an arrival and a section in HAProxy\'s words',
+  );
+  const shot = args.screenshot.replace(/\.png$/, '-actor.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`screenshot: ${shot}`);
+  check(pageErrors.length === 0, `no script error on the actor model's page ${pageErrors.join('; ')}`);
 }
 
 main().then(

@@ -91,7 +91,9 @@ struct CheckArgs {
     scenario: String,
     /// Override the scenario's `atomics`: in-section (HAProxy's counter updates outside
     /// the queue locks run with the section before) or split (in steps of their own).
-    #[arg(long, value_parser = ["split", "in-section"])]
+    /// With --random: the random scenarios' atomics, `both` (the default there) drawing
+    /// in-section or split on a coin per scenario.
+    #[arg(long, value_parser = ["split", "in-section", "both"])]
     atomics: Option<String>,
     /// Override the scenario's `cli_thread`: the CLI applet runs as a task of HAProxy
     /// thread N (1-based; its commands run between that thread's stream tasks), or
@@ -132,7 +134,8 @@ struct CheckArgs {
     #[arg(long, value_name = "MIB")]
     max_memory: Option<usize>,
     /// Check N random small scenarios (lbqueue::random: 1-2 servers, maxconn 0-2, any
-    /// algorithm, 1-3 threads, 1-5 streams, 0-6 CLI commands) instead of --scenario,
+    /// algorithm, 1-3 threads, 1-5 streams, 0-6 CLI commands, atomics in-section or split
+    /// as --atomics says, default both) instead of --scenario,
     /// each exhaustively within --max-states (default 200000) and --timeout; a violating
     /// one is written to lbq-failures/ with the command that reproduces it. Exit 1 if
     /// any violates a property, else 3 if any search was incomplete, else 0.
@@ -182,8 +185,16 @@ impl Cli {
 impl CheckArgs {
     fn run(self) -> Result<u8, String> {
         let mut scenario = load_scenario(&self.scenario)?;
-        if let Some(a) = &self.atomics {
-            scenario = scenario.with_split_atomics(a == "split");
+        match self.atomics.as_deref() {
+            Some("both") if self.random.is_none() => {
+                return Err(
+                    "--atomics both: only with --random (a scenario's atomics are \
+                     in-section or split)"
+                        .into(),
+                )
+            }
+            Some(a) => scenario = scenario.with_split_atomics(a == "split"),
+            None => {}
         }
         if let Some(t) = &self.cli_thread {
             scenario.cli_thread = parse_cli_thread(t, scenario.threads)?;
@@ -224,7 +235,11 @@ impl CheckArgs {
                         .into(),
                 );
             }
-            return crate::random_cmd::run_random(n, self.seed, scenario.variant, bounds);
+            let atomics = match self.atomics.as_deref() {
+                Some(a) => a.parse().map_err(|e| format!("--atomics: {e}"))?,
+                None => lbqueue::random::Atomics::Both,
+            };
+            return crate::random_cmd::run_random(n, self.seed, scenario.variant, atomics, bounds);
         }
         let format = if self.json { Format::Json } else { self.format };
         if self.model == crate::explore::ModelKind::Actor {

@@ -130,15 +130,14 @@ pub fn run(args: ExploreArgs) -> Result<u8, String> {
 /// drawn as sequence diagrams; the liveness verdicts are only computed for the step
 /// model (`--model step`), which reaches the same verdicts (tests/engines_agree.rs).
 fn serve_actor_model(scenario: lbqueue::Scenario, port: u16) -> Result<u8, String> {
-    use stateright::Model;
-    let model = lbqueue_models::actor_model::ActorSystemModel::new(scenario);
+    let model = lbqueue_models::explorer::ActorExploreModel::new(scenario);
     let base = format!("http://{LOOPBACK}:{port}/");
     println!("lbq explore: actor model, Explorer: {base}  (Ctrl-C to stop)");
     println!("  liveness verdicts: `lbq explore --model step` (same verdicts, fewer states)");
     free_port(port)?;
     run_to_completion_once_up(port);
     let _ = std::io::stdout().flush();
-    model.checker().serve((LOOPBACK, port));
+    model.serve(port);
     Err("the Explorer's server stopped".to_string())
 }
 

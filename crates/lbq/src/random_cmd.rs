@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use lbqueue::random::{derive_seed, random_scenario, Limits, SplitMix64};
+use lbqueue::random::{derive_seed, random_scenario, Atomics, Limits, SplitMix64};
 use lbqueue::scenario::algo_name;
 use lbqueue::{Scenario, Variant};
 use lbqueue_models::{check, Bounds, Kind, Report, Status};
@@ -32,14 +32,16 @@ pub fn parse_seed(s: &str) -> Result<u64, String> {
     .map_err(|_| format!("expected a decimal or 0x-hexadecimal 64-bit seed, found {s:?}"))
 }
 
-/// `lbq check --random N [--seed S]`: checks `n` random scenarios in `variant` within
-/// `bounds` per scenario (`max_states` defaults to [`DEFAULT_MAX_STATES`]), writing
-/// violating ones under [`FAILURE_DIR`]. `seed` defaults to one drawn from the clock
-/// (printed). Returns the exit code; `Err` is bad input (exit 2).
+/// `lbq check --random N [--seed S] [--atomics A]`: checks `n` random scenarios in
+/// `variant` within `bounds` per scenario (`max_states` defaults to
+/// [`DEFAULT_MAX_STATES`]), their atomics in-section, split, or either on a coin
+/// (`both`), writing violating ones under [`FAILURE_DIR`]. `seed` defaults to one drawn
+/// from the clock (printed). Returns the exit code; `Err` is bad input (exit 2).
 pub fn run_random(
     n: usize,
     seed: Option<u64>,
     variant: Variant,
+    atomics: Atomics,
     bounds: Bounds,
 ) -> Result<u8, String> {
     let seed = seed.unwrap_or_else(clock_seed);
@@ -48,6 +50,7 @@ pub fn run_random(
         n,
         seed,
         variant,
+        atomics,
         bounds,
         Path::new(FAILURE_DIR),
         &mut stdout.lock(),
@@ -59,6 +62,7 @@ pub fn run_random_in(
     n: usize,
     seed: u64,
     variant: Variant,
+    atomics: Atomics,
     bounds: Bounds,
     failure_dir: &Path,
     out: &mut dyn Write,
@@ -71,12 +75,15 @@ pub fn run_random_in(
         ..bounds
     };
     let started = Instant::now();
-    let limits = Limits::small(variant);
+    let limits = Limits {
+        atomics,
+        ..Limits::small(variant)
+    };
     say(
         out,
         format_args!(
-            "lbq check --random {n} --seed {seed:#x} --variant {variant}: at most {} unique \
-             states per scenario{}",
+            "lbq check --random {n} --seed {seed:#x} --variant {variant} --atomics {atomics}: \
+             at most {} unique states per scenario{}",
             bounds.max_states.expect("set"),
             bounds
                 .timeout
@@ -187,7 +194,7 @@ fn unreached_guards(report: &Report) -> Vec<&'static str> {
 }
 
 /// The scenario in one short field: servers and maxconn, algorithm, threads, streams,
-/// CLI commands, `timeout queue`.
+/// CLI commands, `timeout queue`, split atomics.
 fn summary(s: &Scenario) -> String {
     let maxconn: Vec<String> = s
         .servers
@@ -201,7 +208,7 @@ fn summary(s: &Scenario) -> String {
         })
         .collect();
     format!(
-        "{}  {}srv maxconn {:<4} {:<10} {}thr {}str {}cli{}",
+        "{}  {}srv maxconn {:<4} {:<10} {}thr {}str {}cli{}{}",
         s.name,
         s.servers.len(),
         maxconn.join(","),
@@ -209,7 +216,8 @@ fn summary(s: &Scenario) -> String {
         s.threads,
         s.streams.len(),
         s.cli.len(),
-        if s.queue_timeout { " tq" } else { "   " }
+        if s.queue_timeout { " tq" } else { "   " },
+        if s.split_atomics { " split" } else { "      " }
     )
 }
 
@@ -253,8 +261,19 @@ mod tests {
     use super::*;
 
     fn run(n: usize, seed: u64, variant: Variant, bounds: Bounds, dir: &Path) -> (u8, String) {
+        run_with(n, seed, variant, Atomics::Both, bounds, dir)
+    }
+
+    fn run_with(
+        n: usize,
+        seed: u64,
+        variant: Variant,
+        atomics: Atomics,
+        bounds: Bounds,
+        dir: &Path,
+    ) -> (u8, String) {
         let mut out = Vec::new();
-        let code = run_random_in(n, seed, variant, bounds, dir, &mut out).expect("runs");
+        let code = run_random_in(n, seed, variant, atomics, bounds, dir, &mut out).expect("runs");
         (code, String::from_utf8(out).expect("UTF-8"))
     }
 
@@ -326,6 +345,74 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// The scenario lines of a run, without the header and the total.
+    fn scenario_lines(out: &str) -> Vec<&str> {
+        out.lines()
+            .filter(|l| l.contains(" random-") && l.contains("srv maxconn"))
+            .collect()
+    }
+
+    #[test]
+    fn atomics_are_drawn_forced_and_printed_so_that_the_run_repeats() {
+        let dir = scratch("atomics");
+        let bounds = Bounds {
+            max_states: Some(2_000),
+            ..Bounds::unbounded()
+        };
+        let n = 24;
+        for atomics in Atomics::ALL {
+            let (_, out) = run_with(n, 11, Variant::Fixed, atomics, bounds, &dir);
+            let header = out.lines().next().expect("a header");
+            assert!(
+                header.starts_with(&format!(
+                    "lbq check --random {n} --seed 0xb --variant fixed --atomics {atomics}:"
+                )),
+                "{header}"
+            );
+            let lines = scenario_lines(&out);
+            assert_eq!(lines.len(), n, "{out}");
+            // Each line is the scenario its seed and the printed options draw.
+            let limits = Limits {
+                atomics,
+                ..Limits::small(Variant::Fixed)
+            };
+            let mut split = 0;
+            for (i, line) in lines.iter().enumerate() {
+                let s = random_scenario(&mut SplitMix64::new(derive_seed(11, i as u64)), &limits);
+                assert_eq!(line.contains(" split"), s.split_atomics, "{line}");
+                split += usize::from(s.split_atomics);
+            }
+            match atomics {
+                Atomics::InSection => assert_eq!(split, 0),
+                Atomics::Split => assert_eq!(split, n),
+                Atomics::Both => assert!(split > 0 && split < n, "{split} of {n} split"),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_split_violation_is_written_split_and_reproduces() {
+        let dir = scratch("split");
+        let bounds = Bounds {
+            max_states: Some(50_000),
+            ..Bounds::unbounded()
+        };
+        let (code, out) = run_with(40, 3, Variant::Toctou, Atomics::Split, bounds, &dir);
+        assert_eq!(code, 1, "{out}");
+        let path = out
+            .lines()
+            .find_map(|l| l.split("reproduce: lbq check --scenario ").nth(1))
+            .and_then(|r| r.split(" --variant").next())
+            .expect("a reproduce line");
+        let text = std::fs::read_to_string(path).expect("the file was written");
+        assert!(text.contains("atomics = \"split\""), "{text}");
+        let s = Scenario::from_toml(&text, "x").expect("a valid scenario file");
+        assert!(s.split_atomics);
+        assert!(!violations(&check(&s, bounds)).is_empty(), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_bound_makes_it_incomplete_never_verified() {
         let dir = scratch("bound");
@@ -343,7 +430,16 @@ mod tests {
     fn zero_scenarios_is_bad_input() {
         let mut out = Vec::new();
         let dir = scratch("zero");
-        assert!(run_random_in(0, 1, Variant::Fixed, Bounds::unbounded(), &dir, &mut out).is_err());
+        assert!(run_random_in(
+            0,
+            1,
+            Variant::Fixed,
+            Atomics::Both,
+            Bounds::unbounded(),
+            &dir,
+            &mut out
+        )
+        .is_err());
     }
 
     #[test]

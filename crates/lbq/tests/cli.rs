@@ -253,7 +253,6 @@ fn the_cli_on_thread_1_makes_one_thread_a_single_threaded_haproxy() {
         "free",
         "--json",
     ]));
-    assert_eq!(free["unique_states"].as_u64().is_some(), true);
     assert_eq!(property(&free, "maxconn_respected")["status"], "violated");
 }
 
@@ -399,6 +398,7 @@ fn bad_arguments_exit_2() {
         &["check", "--timeout", "-1"],
         &["check", "--max-states", "many"],
         &["check", "--atomics", "some"],
+        &["check", "--atomics", "both"],
         &["check", "--reduction", "some"],
         &["check", "--cli-thread", "3"],
         &["check", "--cli-thread", "0"],
@@ -432,6 +432,61 @@ fn bad_arguments_exit_2() {
         "{}",
         stderr(&missing)
     );
+    let both = lbq(&["check", "--atomics", "both"]);
+    assert!(
+        stderr(&both).contains("--atomics both: only with --random"),
+        "{}",
+        stderr(&both)
+    );
+}
+
+#[test]
+fn random_scenarios_draw_split_atomics_unless_told_otherwise() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--random",
+            "12",
+            "--seed",
+            "5",
+            "--max-states",
+            "3000",
+        ];
+        args.extend_from_slice(extra);
+        let o = lbq(&args);
+        let out = stdout(&o);
+        assert!(
+            matches!(o.status.code(), Some(0 | 3)),
+            "{out}{}",
+            stderr(&o)
+        );
+        out
+    };
+    let split_lines = |out: &str| {
+        out.lines()
+            .filter(|l| l.contains("srv maxconn") && l.contains(" split"))
+            .count()
+    };
+    let default = run(&[]);
+    assert!(
+        default.starts_with("lbq check --random 12 --seed 0x5 --variant fixed --atomics both:"),
+        "{default}"
+    );
+    let drawn = split_lines(&default);
+    assert!(drawn > 0 && drawn < 12, "{drawn} of 12 split:\n{default}");
+    let split = run(&["--atomics", "split"]);
+    assert!(split.contains("--atomics split:"), "{split}");
+    assert_eq!(split_lines(&split), 12, "{split}");
+    let inside = run(&["--atomics", "in-section"]);
+    assert_eq!(split_lines(&inside), 0, "{inside}");
+    // The printed command repeats the run: the same scenarios, the same state counts.
+    let shape = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains("srv maxconn"))
+            .map(|l| l.split(" states").next().unwrap_or(l).to_string())
+            .collect()
+    };
+    assert_eq!(shape(&run(&["--atomics", "both"])), shape(&default));
 }
 
 #[test]

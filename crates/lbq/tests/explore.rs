@@ -149,22 +149,25 @@ fn the_explorer_serves_steps_in_haproxy_words() {
             .map(|s| format!("{} | {}", s["action"], s["outcome"]))
             .collect()
     };
-    // Its next steps: the CLI's first command, in HAProxy's CLI syntax.
+    // Its next steps: the CLI's first command, in HAProxy's CLI syntax, named so in the
+    // action itself (what the Path of Actions and the Next Action Choices show).
     let next = names(&get_json(port, "/.states/0"));
     assert!(
-        next.iter().any(|s| s.contains("CLI: disable server px/s1")),
+        next.iter()
+            .any(|s| s.starts_with("\"CLI: disable server px/s1")),
         "{next:?}"
     );
     // After S1 arrives, its thread runs HAProxy's first section for it.
     let client = next
         .iter()
-        .position(|s| s.starts_with("\"client\""))
+        .position(|s| s.starts_with("\"client: S1 arrives"))
         .expect("a client arrives");
     let after = names(&get_json(port, &format!("/.states/0/{client}")));
     assert!(
-        after
-            .iter()
-            .any(|s| s.starts_with("\"T") && s.contains("S1") && s.contains("assign_server")),
+        after.iter().any(|s| {
+            let action = s.split(" | ").next().unwrap();
+            action.starts_with("\"T") && action.contains("S1 assign_server")
+        }),
         "{after:?}"
     );
 
@@ -222,5 +225,19 @@ fn the_explorer_serves_the_actor_model() {
         .map(|s| s["action"].to_string())
         .collect();
     assert!(!steps.is_empty(), "no step from the initial state");
+    // Each action says what it does in HAProxy's words: the first stream arrives, the
+    // CLI's first command as typed.
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("client → backend: the next stream arrives: S1 arrives")),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("CLI → backend: run the next CLI section: disable server px/s1")),
+        "{steps:?}"
+    );
     drop(child);
 }

@@ -1,7 +1,8 @@
 //! Random scenarios for randomized testing: a small deterministic PRNG ([`SplitMix64`])
 //! and [`random_scenario`], which draws small, always valid, exhaustively checkable
 //! scenarios (1–2 servers, maxconn 0–2, any algorithm, 1–3 threads, 1–5 streams, 0–6 CLI
-//! commands on existing servers, `timeout queue` on or off by default).
+//! commands on existing servers, `timeout queue` on or off, atomics in-section or split by
+//! default).
 //!
 //! Everything here is a pure function of a seed, so a scenario found by a randomized
 //! test or by `lbq check --random N --seed S` is regenerated from its seed alone; it is
@@ -101,12 +102,59 @@ pub struct Limits {
     pub queue_timeout: bool,
     /// The variant the scenarios name.
     pub variant: Variant,
+    /// Which `atomics` the scenarios get: in-section, split, or either on a coin.
+    pub atomics: Atomics,
+}
+
+/// The `atomics` of random scenarios ([`Limits::atomics`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Atomics {
+    /// Always in-section (`split_atomics: false`); no draw is made.
+    InSection,
+    /// Always split (`atomics = "split"`); no draw is made.
+    Split,
+    /// Split on a coin, drawn after every other draw of the scenario, so that a seed
+    /// draws the same servers, threads, streams, CLI script and `timeout queue` whatever
+    /// the atomics.
+    Both,
+}
+
+impl Atomics {
+    /// Every choice, in `--atomics` order.
+    pub const ALL: [Atomics; 3] = [Atomics::InSection, Atomics::Split, Atomics::Both];
+
+    /// The name `lbq check --random --atomics` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Atomics::InSection => "in-section",
+            Atomics::Split => "split",
+            Atomics::Both => "both",
+        }
+    }
+}
+
+impl std::str::FromStr for Atomics {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Atomics::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| format!("expected in-section, split or both, found {s:?}"))
+    }
+}
+
+impl std::fmt::Display for Atomics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Limits {
     /// Small enough that almost every scenario is checked exhaustively in seconds: 1–2
     /// servers, maxconn 0–2, weight 1 (roundrobin = static-rr, as in every preset),
-    /// 1–3 threads, 1–5 streams, 0–6 CLI commands, `timeout queue` on or off, `fixed`.
+    /// 1–3 threads, 1–5 streams, 0–6 CLI commands, `timeout queue` on or off, atomics
+    /// in-section or split, `fixed`.
     pub const SMALL: Limits = Limits {
         max_servers: 2,
         max_maxconn: 2,
@@ -116,6 +164,7 @@ impl Limits {
         max_cli: 6,
         queue_timeout: true,
         variant: Variant::Fixed,
+        atomics: Atomics::Both,
     };
 
     /// [`Limits::SMALL`] for another variant.
@@ -185,6 +234,13 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         maintenance_cycles(rng, n_cli, n_servers)
     };
     let queue_timeout = l.queue_timeout && rng.coin();
+    // Last, so that the draws above are those of the same seed before split atomics were
+    // drawn.
+    let split_atomics = match l.atomics {
+        Atomics::InSection => false,
+        Atomics::Split => true,
+        Atomics::Both => rng.coin(),
+    };
     Scenario {
         name: "random".to_string(),
         description: "drawn by lbqueue::random".to_string(),
@@ -196,7 +252,7 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         streams,
         cli,
         queue_timeout,
-        split_atomics: false,
+        split_atomics,
         thread_groups: 1,
         cli_thread: None,
         seeded_bug: None,
@@ -249,14 +305,14 @@ pub enum Reduction {
     /// Thread `t` removed: its streams moved to thread 0 (the first remaining one),
     /// later threads renumbered.
     Thread(ThreadId),
-    /// A setting simplified: `timeout queue` off, a smaller `maxconn`, weight 1,
-    /// roundrobin.
+    /// A setting simplified: `timeout queue` off, atomics in-section, a smaller
+    /// `maxconn`, weight 1, roundrobin.
     Setting,
 }
 
 /// The valid scenarios one reduction smaller than `s`, simplest first: one server, CLI
-/// command, stream or thread fewer, `timeout queue` off, a smaller `maxconn` or weight,
-/// roundrobin. Each strictly decreases a well-founded measure, so repeated shrinking
+/// command, stream or thread fewer, `timeout queue` off, atomics in-section, a smaller
+/// `maxconn` or weight, roundrobin. Each strictly decreases a well-founded measure, so repeated shrinking
 /// ends.
 pub fn shrink_scenario(s: &Scenario) -> Vec<Scenario> {
     reductions(s).into_iter().map(|(_, t)| t).collect()
@@ -326,6 +382,9 @@ pub fn reductions(s: &Scenario) -> Vec<(Reduction, Scenario)> {
             queue_timeout: false,
             ..s.clone()
         });
+    }
+    if s.split_atomics {
+        setting(s.with_split_atomics(false));
     }
     for v in 0..s.servers.len() {
         if s.servers[v].maxconn > 0 {
@@ -417,7 +476,8 @@ mod tests {
         let mut r = SplitMix64::new(99);
         let l = Limits::SMALL;
         let (mut algos, mut kinds) = (HashSet::new(), HashSet::new());
-        let (mut servers, mut threads, mut streams, mut clis, mut maxconns, mut qt) = (
+        let (mut servers, mut threads, mut streams, mut clis, mut maxconns, mut qt, mut split) = (
+            HashSet::new(),
             HashSet::new(),
             HashSet::new(),
             HashSet::new(),
@@ -442,6 +502,7 @@ mod tests {
             clis.insert(s.cli.len());
             maxconns.extend(s.servers.iter().map(|v| v.maxconn));
             qt.insert(s.queue_timeout);
+            split.insert(s.split_atomics);
         }
         assert_eq!(algos.len(), 4);
         assert_eq!(kinds.len(), 3);
@@ -451,6 +512,56 @@ mod tests {
         assert_eq!(clis.len(), 7);
         assert_eq!(maxconns.len(), 3);
         assert_eq!(qt.len(), 2);
+        assert_eq!(split.len(), 2);
+    }
+
+    #[test]
+    fn atomics_are_drawn_last_and_only_when_both_may_be() {
+        for i in 0..2_000 {
+            let seed = derive_seed(0xA70, i);
+            let draw = |atomics| {
+                let mut r = SplitMix64::new(seed);
+                let s = random_scenario(
+                    &mut r,
+                    &Limits {
+                        atomics,
+                        ..Limits::SMALL
+                    },
+                );
+                (s, r)
+            };
+            let (inside, r_in) = draw(Atomics::InSection);
+            let (split, r_split) = draw(Atomics::Split);
+            let (both, r_both) = draw(Atomics::Both);
+            assert!(!inside.split_atomics && split.split_atomics);
+            // Everything else is the same draw: only the atomics differ.
+            assert_eq!(inside.with_split_atomics(true), split);
+            assert_eq!(inside.with_split_atomics(both.split_atomics), both);
+            // A fixed choice draws nothing; `both` draws one coin, after everything.
+            assert_eq!(r_in, r_split);
+            let mut after = r_in.clone();
+            assert_eq!(after.coin(), both.split_atomics);
+            assert_eq!(after, r_both);
+        }
+        // About half the scenarios are split.
+        let mut r = SplitMix64::new(0x5B1);
+        let n = (0..4_000)
+            .filter(|_| random_scenario(&mut r, &Limits::SMALL).split_atomics)
+            .count();
+        assert!((1_800..=2_200).contains(&n), "{n} of 4000 split");
+    }
+
+    #[test]
+    fn atomics_names_parse_back_and_others_are_refused() {
+        for a in Atomics::ALL {
+            assert_eq!(a.name().parse::<Atomics>(), Ok(a));
+            assert_eq!(a.to_string(), a.name());
+        }
+        let e = "inside".parse::<Atomics>().unwrap_err();
+        assert!(
+            e.contains("in-section, split or both") && e.contains("inside"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -470,6 +581,7 @@ mod tests {
         max_cli: 1000,
         queue_timeout: true,
         variant: Variant::Purge,
+        atomics: Atomics::Split,
     };
 
     #[test]
@@ -489,6 +601,7 @@ mod tests {
                 + s.streams.len()
                 + s.threads as usize
                 + usize::from(s.queue_timeout)
+                + usize::from(s.split_atomics)
                 + s.servers
                     .iter()
                     .map(|v| v.maxconn as usize + v.weight as usize)
@@ -513,6 +626,40 @@ mod tests {
             (1, 0, 1, 1)
         );
         assert_eq!((s.servers[0].maxconn, s.algo), (0, LbAlgo::RoundRobin));
+        assert!(!s.split_atomics && !s.queue_timeout);
+    }
+
+    #[test]
+    fn split_atomics_shrink_to_in_section_after_timeout_queue() {
+        let seed = crate::presets::get("seed").expect("preset");
+        let settings = |s: &Scenario| -> Vec<Scenario> {
+            reductions(s)
+                .into_iter()
+                .filter(|(r, _)| *r == Reduction::Setting)
+                .map(|(_, t)| t)
+                .collect()
+        };
+        let split = Scenario {
+            queue_timeout: true,
+            ..seed.with_split_atomics(true)
+        };
+        let got = settings(&split);
+        let inside = split.with_split_atomics(false);
+        assert_eq!(
+            got[0],
+            Scenario {
+                queue_timeout: false,
+                ..split.clone()
+            }
+        );
+        assert_eq!(got[1], inside);
+        // In-section: the same settings, less the atomics one.
+        let others: Vec<Scenario> = settings(&inside)
+            .iter()
+            .map(|t| t.with_split_atomics(true))
+            .collect();
+        assert_eq!(others[..1], got[..1]);
+        assert_eq!(others[1..], got[2..]);
     }
 
     #[test]
@@ -529,6 +676,7 @@ mod tests {
                 // Not limits: kept as given.
                 queue_timeout: true,
                 variant: Variant::Purge,
+                atomics: Atomics::Split,
             }
         );
         let too_many_threads = Limits {
@@ -558,6 +706,7 @@ mod tests {
             max_cli: limits::CLI_COMMANDS,
             queue_timeout: true,
             variant: Variant::Toctou,
+            atomics: Atomics::InSection,
         };
         assert_eq!(widest.clamped(), widest);
         assert_eq!(Limits::SMALL.clamped(), Limits::SMALL);

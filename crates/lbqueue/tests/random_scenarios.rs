@@ -10,7 +10,7 @@
 //! exactly the documented candidates (that every shrink is a valid, smaller scenario is
 //! checked on random scenarios by `random.rs`'s own tests).
 
-use lbqueue::random::{reductions, shrink_scenario, Limits, Reduction, SplitMix64};
+use lbqueue::random::{reductions, shrink_scenario, Atomics, Limits, Reduction, SplitMix64};
 use lbqueue::scenario::ServerConfig;
 use lbqueue::{CliCommand, CliKind, LbAlgo, Scenario, Variant};
 use std::collections::HashSet;
@@ -158,6 +158,7 @@ fn small_limits_are_the_documented_ones_for_any_variant() {
             max_cli: 6,
             queue_timeout: true,
             variant: Variant::Fixed,
+            atomics: Atomics::Both,
         }
     );
     assert_eq!(Limits::default(), Limits::SMALL);
