@@ -180,3 +180,28 @@ fn an_unlimited_server_dequeues_only_with_the_fixes_switch() {
         );
     }
 }
+
+/// Issue 13, split atomics in the random scenarios: a slot released on a downed server
+/// whose queue `length` a concurrent `pendconn_redistribute` has not lowered yet. `fixed`
+/// (and `master-fixed`) hold; without `release-offers-backend-elsewhere` the stream in
+/// the backend queue stays there.
+#[test]
+fn a_stale_queue_length_does_not_hide_the_backend_queue() {
+    let sc = load("stale-queue-length");
+    assert!(sc.split_atomics);
+    for variant in [Variant::Fixed, Variant::MasterFixed] {
+        let r = check(&sc.with_variant(variant), default_bounds());
+        assert_eq!(r.exit_code(), 0, "{variant}: {:?}", r.properties);
+        let mut without = sc.with_variant(variant);
+        without
+            .changes
+            .push((lbqueue::Switch::ReleaseOffersBackendElsewhere, false));
+        let r = check(&without, default_bounds());
+        let orphan = r.property("no_orphan_pendconn").map(|p| p.status);
+        assert_eq!(
+            orphan,
+            Some(Status::Violated),
+            "{variant} without the switch"
+        );
+    }
+}

@@ -638,12 +638,14 @@ fn queued(sys: &mut System, s: StreamId, j: &mut Journal) {
 ///
 /// With [`Behaviour::release_offers_backend_elsewhere`] (`fixed`), when `v` may not serve
 /// the backend queue (it is in maintenance) but that queue holds entries, the first
-/// usable server that may dequeue runs its queue instead: a stream served on a server
-/// that went down counted in `px->served`, so `pendconn_must_try_again` trusted it to
-/// dequeue the backend, and it never will.
+/// usable server that may dequeue runs its queue too: a stream served on a server that
+/// went down counted in `px->served`, so `pendconn_must_try_again` trusted it to dequeue
+/// the backend, and it never will. This happens whether or not `v`'s own queue ran:
+/// `may_dequeue_tasks(v)` reads `v`'s queue `length`, which a `pendconn_redistribute`
+/// on another thread may not have lowered yet (split atomics; found by the random
+/// histories), and `v`'s batch cannot take backend entries anyway.
 ///
-/// Returns the server whose queue `process_srv_queue` ran, if it ran. Stream `s`'s
-/// thread runs it: with per-thread-group queues, on its own group's queues first.
+/// Returns the server whose queue `process_srv_queue` ran last, if any (its tail follows).
 fn offer_slot(
     sys: &mut System,
     s: StreamId,
@@ -652,11 +654,13 @@ fn offer_slot(
     j: &mut Journal,
 ) -> Option<ServerId> {
     let first = first_batch(sys, sys.stream_tgroup(s));
+    let mut ran = None;
     if may_dequeue_tasks(sys, v) {
         process_srv_queue(sys, v, first, b, j);
-        return Some(v);
+        ran = Some(v);
+    } else {
+        j.note(|| Event::NoDequeue(v));
     }
-    j.note(|| Event::NoDequeue(v));
     let stranded = sys.px.queue.queueslength() > 0 && !sys.px.servers[v as usize].usable();
     if b.release_offers_backend_elsewhere && stranded {
         let n = sys.px.servers.len() as ServerId;
@@ -664,10 +668,10 @@ fn offer_slot(
             (0..n).find(|&w| sys.px.servers[w as usize].usable() && may_dequeue_tasks(sys, w))
         {
             process_srv_queue(sys, w, first, b, j);
-            return Some(w);
+            ran = Some(w);
         }
     }
-    None
+    ran
 }
 
 #[cfg(test)]
