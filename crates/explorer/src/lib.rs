@@ -10,6 +10,7 @@
 //!   states, parents and non-progress edges in files.
 
 pub mod disk;
+pub mod distributed;
 pub mod graph;
 pub mod liveness;
 
