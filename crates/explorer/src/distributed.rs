@@ -40,7 +40,18 @@
 //! Bounds are judged between levels, on the sums: `max_states` stops before expanding
 //! a level once that many states are stored (so a bounded run may store a little more
 //! than the bound, unlike the single-process explorers, which stop at the state);
-//! timeout, memory and interruption on any worker stop every worker.
+//! timeout, memory and interruption on any worker stop every worker. Time is bounded
+//! everywhere: processes that cannot all connect give up after `connect_timeout`; a
+//! peer that dies breaks timely's connections (the network threads panic with
+//! "timely communication error", which `lbq` turns into an error exit); with a
+//! timeout, a round that waits longer than it plus a minute for a peer that hangs
+//! ends the process with status 2.
+//!
+//! Processes connect through [`connect`] rather than timely's `Config::Cluster`
+//! set-up, which retries forever and prints its retries on stdout; the sockets are
+//! then handed to timely (`initialize_networking_from_sockets`), laid out exactly as
+//! timely's own set-up lays them out (process `i` at line `i` of the hostfile, each
+//! process connecting to the lower indices).
 //!
 //! The result is the disk store's [`DiskCheck`] (only on worker 0 of process 0), so a
 //! model renders its report from it the same way.
@@ -296,9 +307,7 @@ impl Shared {
                 action,
                 non_progress,
                 bytes,
-            } => self
-                .store
-                .receive(fp, parent, action, non_progress, &bytes),
+            } => self.store.receive(fp, parent, action, non_progress, &bytes),
             other => self.inbox.push(other),
         }
     }
@@ -314,6 +323,9 @@ struct Node<'w> {
     shared: Rc<RefCell<Shared>>,
     peers: u32,
     round: u64,
+    /// How long a round may wait for the other workers before this process gives up
+    /// (`None`: as long as it takes).
+    stall: Option<Duration>,
     /// Records sent since the worker last stepped (stepping now and then while sending
     /// a large level keeps timely's queues short).
     unstepped: usize,
@@ -335,8 +347,20 @@ impl Node<'_> {
         self.round += 1;
         self.unstepped = 0;
         self.input.advance_to(self.round);
+        let waiting = Instant::now();
         while self.probe.less_than(self.input.time()) {
             self.worker.step_or_park(Some(Duration::from_millis(5)));
+            if self.stall.is_some_and(|limit| waiting.elapsed() > limit) {
+                // A peer that went away is caught by timely's network threads; one
+                // that hangs would keep every other process waiting forever.
+                eprintln!(
+                    "lbq: worker {}: the other workers have not finished round {} within {:.0} s (--timeout plus a minute); giving up",
+                    self.worker.index(),
+                    self.round,
+                    waiting.elapsed().as_secs_f64()
+                );
+                std::process::exit(2);
+            }
         }
         let mut s = self.shared.borrow_mut();
         let inbox = std::mem::take(&mut s.inbox);
@@ -464,7 +488,9 @@ fn connect(cluster: &Cluster) -> Result<Vec<Option<TcpStream>>, Error> {
                 break stream;
             }
             if Instant::now() >= deadline {
-                return Err(give_up(format!("could not reach process {peer} at {address}")));
+                return Err(give_up(format!(
+                    "could not reach process {peer} at {address}"
+                )));
             }
             std::thread::sleep(Duration::from_millis(100));
         };
@@ -584,6 +610,7 @@ where
         shared,
         peers,
         round: 0,
+        stall: bounds.timeout.map(|t| t + Duration::from_secs(60)),
         unstepped: 0,
     };
     let codec = model.store();
@@ -744,7 +771,9 @@ where
         let from: Vec<u128> = into.into_iter().map(|(_, f)| f).collect();
         (start, from)
     };
-    let preds = |id: u32| &into_from[into_start[id as usize] as usize..into_start[id as usize + 1] as usize];
+    let preds = |id: u32| {
+        &into_from[into_start[id as usize] as usize..into_start[id as usize + 1] as usize]
+    };
     let mut count = non_progress_out;
     let mut out: Vec<Record> = Vec::new();
     for id in 0..len {

@@ -165,10 +165,20 @@ struct CheckArgs {
     #[arg(long, value_name = "FILE", requires = "processes")]
     hostfile: Option<PathBuf>,
     /// First port on 127.0.0.1 when there is no --hostfile.
-    #[arg(long, value_name = "PORT", requires = "processes", conflicts_with = "hostfile")]
+    #[arg(
+        long,
+        value_name = "PORT",
+        requires = "processes",
+        conflicts_with = "hostfile"
+    )]
     port_base: Option<u16>,
     /// Seconds to wait for every process to connect before giving up (exit 2).
-    #[arg(long, value_name = "SECS", requires = "processes", default_value_t = 60.0)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        requires = "processes",
+        default_value_t = 60.0
+    )]
     connect_timeout: f64,
 }
 
@@ -353,9 +363,8 @@ impl CheckArgs {
         let workers = self.workers.unwrap_or(1);
         let mut cluster = match &self.hostfile {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    format!("--hostfile {}: cannot read it: {e}", path.display())
-                })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--hostfile {}: cannot read it: {e}", path.display()))?;
                 lbqueue_models::disk_check::Cluster::from_hostfile(
                     &text, processes, process, workers,
                 )?
@@ -388,7 +397,9 @@ fn peer_loss_is_an_error() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         if text.starts_with("timely communication error") {
-            eprintln!("lbq: lost the connection to another process of the check ({text}); giving up");
+            eprintln!(
+                "lbq: lost the connection to another process of the check ({text}); giving up"
+            );
             std::process::exit(2);
         }
         default(info);

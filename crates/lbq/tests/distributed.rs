@@ -309,7 +309,10 @@ fn bad_flags_are_bad_input_naming_the_flag() {
             ],
             "--port-base",
         ),
-        (vec!["--processes", "2", "--port-base", "65535"], "--port-base"),
+        (
+            vec!["--processes", "2", "--port-base", "65535"],
+            "--port-base",
+        ),
         (
             vec!["--processes", "2", "--connect-timeout", "0"],
             "--connect-timeout",
