@@ -2,9 +2,10 @@
 //! `lbqueue_models::disk_check::check_distributed`) against the in-memory check, on
 //! every preset × variant (6 × 11, each well under a second in memory): the same
 //! verdict and note per property, the same stored states, transitions and depth, and
-//! counterexamples of the same length that start their cycle at the same step (which
-//! state, of several at the least depth, a trace ends in may differ: the workers
-//! find them in another order). Here the workers are threads of this process, so the
+//! counterexamples of the same length (for a lasso: whose cycle starts at the same
+//! step). Which of several equally short counterexamples is shown may differ: the
+//! workers find states in another order, and a lasso's cycle may tour its component
+//! from another entry state of the same depth. Here the workers are threads of this process, so the
 //! states still travel between workers by fingerprint through timely's exchange and
 //! every level ends on timely's progress tracking; crates/lbq/tests/distributed.rs
 //! runs the same comparison with separate OS processes over TCP.
@@ -21,10 +22,12 @@ fn summary(r: &Report) -> (usize, usize, u32, bool, Vec<String>) {
         .properties
         .iter()
         .map(|p| {
-            let trace = p
-                .trace
-                .as_ref()
-                .map(|t| format!("{} steps, cycle at {:?}", t.actions.len(), t.cycle_start));
+            let trace = p.trace.as_ref().map(|t| match t.cycle_start {
+                // A lasso: the same prefix length; its cycle is a tour of the same
+                // component, possibly from another entry state of the same depth.
+                Some(start) => format!("cycle at {start}"),
+                None => format!("{} steps", t.actions.len()),
+            });
             format!("{} {:?} {:?} {:?}", p.name, p.status, p.note, trace)
         })
         .collect();

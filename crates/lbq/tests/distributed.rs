@@ -99,14 +99,14 @@ fn hostfile(name: &str, n: usize) -> PathBuf {
     path
 }
 
-/// `n` consecutive free ports; the first.
+/// `n` consecutive free ports; the first. Taken through `free_port`, which hands out
+/// consecutive candidates and never the same port twice in this process, so a test
+/// running alongside cannot be given one of them.
 fn port_base(n: u16) -> u16 {
     loop {
-        let p = free_port().unwrap();
-        if p.checked_add(n).is_some()
-            && (1..n).all(|k| std::net::TcpListener::bind(("127.0.0.1", p + k)).is_ok())
-        {
-            return p;
+        let ports: Vec<u16> = (0..n).map(|_| free_port().unwrap()).collect();
+        if ports.windows(2).all(|w| w[1] == w[0] + 1) {
+            return ports[0];
         }
     }
 }
@@ -128,11 +128,12 @@ fn summary(r: &Value) -> Vec<String> {
             if trace.is_null() {
                 "-".to_string()
             } else {
-                format!(
-                    "{} steps, cycle at {}",
-                    trace["actions"].as_array().unwrap().len(),
-                    trace["cycle_start"]
-                )
+                match trace["cycle_start"].as_u64() {
+                    // A lasso: the same prefix length (its cycle may tour the same
+                    // component from another entry of the same depth).
+                    Some(start) => format!("cycle at {start}"),
+                    None => format!("{} steps", trace["actions"].as_array().unwrap().len()),
+                }
             }
         ));
     }
