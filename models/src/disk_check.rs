@@ -1,7 +1,8 @@
 //! `lbq check --store disk`: the check of [`crate::check`] with only fingerprints in
 //! RAM and the states on disk ([`lbqueue_explorer::disk`]). Same model, same searches,
 //! same [`Report`]: the verdicts, state counts and counterexamples are those of the
-//! in-memory check (tests/disk_store.rs holds every preset × variant to that).
+//! in-memory check (tests/disk_store.rs holds every preset × variant to that). Also the
+//! same check across timely-dataflow workers and processes ([`check_distributed`]).
 
 use lbqueue::{Actor, Scenario};
 use stateright::{Expectation, Model};
@@ -13,7 +14,8 @@ use crate::reduction::Reduction;
 use crate::step_model::{StepModel, ASSIGN_CAN_RETURN, ASSIGN_SOLO_TERMINATES, ASSIGN_TERMINATES};
 use crate::trace::Trace;
 
-pub use lbqueue_explorer::disk::{DiskOptions, DiskStats};
+pub use lbqueue_explorer::disk::{DiskCheck, DiskOptions, DiskStats};
+pub use lbqueue_explorer::distributed::{Cluster, DEFAULT_PORT_BASE};
 
 /// [`crate::check::check_with_progress`] with the disk store; also returns the store's
 /// figures. `Err` is a store failure (the directory, I/O, a fingerprint collision).
@@ -34,7 +36,47 @@ pub fn check_on_disk(
         StepModel::threads_in_assign,
         progress,
     )?;
-    let render = |lasso: &Lasso<Actor>| Trace::render(&model, &found.graph, lasso);
+    let report = disk_report(&model, scenario, reduction_note, &found, started);
+    Ok((report, found.stats))
+}
+
+/// `lbq check --processes N --process I --workers W`: the check of [`crate::check`] on
+/// timely-dataflow workers ([`lbqueue_explorer::distributed`]), the states owned by
+/// fingerprint. `Some` on process 0 (its report and the run's figures), `None` on the
+/// other processes once the check is over. `Err`: a fingerprint collision or a worker
+/// that died.
+pub fn check_distributed(
+    scenario: &Scenario,
+    bounds: Bounds,
+    reduction: Reduction,
+    cluster: &Cluster,
+) -> Result<Option<(Report, DiskStats)>, String> {
+    let started = std::time::Instant::now();
+    let (reduction, reduction_note) = Reduction::of(scenario, reduction);
+    let model = StepModel::reduced(scenario.clone(), reduction);
+    let found = lbqueue_explorer::distributed::check(
+        model.clone(),
+        bounds,
+        cluster,
+        StepModel::threads_in_assign,
+    )?;
+    Ok(found.map(|found| {
+        let report = disk_report(&model, scenario, reduction_note, &found, started);
+        (report, found.stats)
+    }))
+}
+
+/// The report of a check whose answers are a [`DiskCheck`] (the disk store's or the
+/// distributed driver's): the same verdicts and notes as [`crate::check::build_report`].
+fn disk_report(
+    model: &StepModel,
+    scenario: &Scenario,
+    reduction_note: Option<&'static str>,
+    found: &DiskCheck<StepModel>,
+    started: std::time::Instant,
+) -> Report {
+    let reduction = model.reduction;
+    let render = |lasso: &Lasso<Actor>| Trace::render(model, &found.graph, lasso);
     let complete = found.stats.complete;
     let mut properties = Vec::new();
     for (p, lasso) in model.properties().iter().zip(&found.discoveries) {
@@ -86,7 +128,7 @@ pub fn check_on_disk(
         spin_note,
     ));
     let s = &found.stats;
-    let report = Report {
+    Report {
         variant: scenario.variant.name().to_string(),
         scenario: scenario.name.clone(),
         engine: "stateright-step",
@@ -99,6 +141,5 @@ pub fn check_on_disk(
         max_depth: s.max_depth,
         seconds: started.elapsed().as_secs_f64(),
         properties,
-    };
-    Ok((report, found.stats))
+    }
 }

@@ -107,7 +107,7 @@ pub type Error = String;
 /// bits) and its id (low 32 bits); 0 is an empty slot. A table grows by a quarter when
 /// 7/8 full, so slots are 70 % to 88 % used (18 to 23 bytes a state), and as each table
 /// grows alone, the copy made while growing is 1/256 of the whole, not a second table.
-struct FpTable {
+pub(crate) struct FpTable {
     shards: Vec<Vec<u128>>,
     len: usize,
     /// Per shard, how many slots are used.
@@ -117,7 +117,7 @@ struct FpTable {
 const SHARDS: usize = 256;
 
 impl FpTable {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         FpTable {
             shards: vec![vec![0; 256]; SHARDS],
             len: 0,
@@ -131,7 +131,7 @@ impl FpTable {
     }
 
     /// The id stored under `fp` (96 bits, high-aligned), or stores `id` under it.
-    fn get_or_insert(&mut self, fp: u128, id: u32) -> Option<u32> {
+    pub(crate) fn get_or_insert(&mut self, fp: u128, id: u32) -> Option<u32> {
         let k = (fp >> 120) as usize;
         if (self.used[k] + 1) * 8 > self.shards[k].len() * 7 {
             Self::grow(&mut self.shards[k]);
@@ -154,6 +154,23 @@ impl FpTable {
         }
     }
 
+    /// The id stored under `fp`, if any.
+    pub(crate) fn get(&self, fp: u128) -> Option<u32> {
+        let slots = &self.shards[(fp >> 120) as usize];
+        let cap = slots.len();
+        let mut i = Self::home(fp, cap);
+        loop {
+            let slot = slots[i];
+            if slot == 0 {
+                return None;
+            }
+            if slot >> 32 == fp >> 32 {
+                return Some(slot as u32);
+            }
+            i = if i + 1 == cap { 0 } else { i + 1 };
+        }
+    }
+
     fn grow(slots: &mut Vec<u128>) {
         let cap = slots.len() + slots.len() / 4;
         let old = std::mem::replace(slots, vec![0; cap]);
@@ -166,14 +183,14 @@ impl FpTable {
         }
     }
 
-    fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         let slots: usize = self.shards.iter().map(Vec::len).sum();
         slots * std::mem::size_of::<u128>()
     }
 }
 
 /// A state's 96-bit fingerprint, high-aligned in a u128, never 0.
-fn fingerprint(hashers: &[ahash::RandomState; 2], bytes: &[u8]) -> u128 {
+pub(crate) fn fingerprint(hashers: &[ahash::RandomState; 2], bytes: &[u8]) -> u128 {
     let hi = hashers[0].hash_one(bytes);
     let lo = hashers[1].hash_one(bytes) >> 32;
     let fp = (u128::from(hi) << 64) | (u128::from(lo) << 32);
@@ -184,7 +201,7 @@ fn fingerprint(hashers: &[ahash::RandomState; 2], bytes: &[u8]) -> u128 {
     }
 }
 
-fn hashers() -> [ahash::RandomState; 2] {
+pub(crate) fn hashers() -> [ahash::RandomState; 2] {
     [
         state_hasher(),
         ahash::RandomState::with_seeds(0x5f1d, 0x9e37, 0x79b9, 0x7f4a),

@@ -8,8 +8,11 @@
 //! - [`liveness`]: fair non-progress cycles, closed loops and solo loops on that graph.
 //! - [`disk`]: the same exploration and searches with only fingerprints in RAM and the
 //!   states, parents and non-progress edges in files.
+//! - [`distributed`]: the same exploration and searches across worker threads and
+//!   processes on timely-dataflow, states owned by fingerprint.
 
 pub mod disk;
+pub mod distributed;
 pub mod graph;
 pub mod liveness;
 

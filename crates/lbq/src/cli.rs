@@ -156,6 +156,38 @@ struct CheckArgs {
     /// Keep the disk store's run directory.
     #[arg(long)]
     keep_store: bool,
+    /// Check across N processes (timely-dataflow; start `lbq check` once per process
+    /// with the same arguments and its own --process). States are owned by
+    /// fingerprint; process 0 prints the report, the others only errors.
+    #[arg(long, value_name = "N", conflicts_with = "random")]
+    processes: Option<usize>,
+    /// This process's index among --processes, from 0.
+    #[arg(long, value_name = "I", requires = "processes")]
+    process: Option<usize>,
+    /// Worker threads per process (timely-dataflow; also without --processes, to
+    /// check with several threads in one process).
+    #[arg(long, value_name = "W", conflicts_with = "random")]
+    workers: Option<usize>,
+    /// One `host:port` line per process, in process order (timely's hostfile); without
+    /// it every process is on 127.0.0.1, process i at port --port-base + i.
+    #[arg(long, value_name = "FILE", requires = "processes")]
+    hostfile: Option<PathBuf>,
+    /// First port on 127.0.0.1 when there is no --hostfile.
+    #[arg(
+        long,
+        value_name = "PORT",
+        requires = "processes",
+        conflicts_with = "hostfile"
+    )]
+    port_base: Option<u16>,
+    /// Seconds to wait for every process to connect before giving up (exit 2).
+    #[arg(
+        long,
+        value_name = "SECS",
+        requires = "processes",
+        default_value_t = 60.0
+    )]
+    connect_timeout: f64,
 }
 
 impl Cli {
@@ -242,6 +274,7 @@ impl CheckArgs {
             return crate::random_cmd::run_random(n, self.seed, scenario.variant, atomics, bounds);
         }
         let format = if self.json { Format::Json } else { self.format };
+        let cluster = self.cluster()?;
         if self.model == crate::explore::ModelKind::Actor {
             if let Some(why) = lbqueue_models::actor_model::unsupported(&scenario) {
                 return Err(format!("--model actor: {why}"));
@@ -264,6 +297,23 @@ impl CheckArgs {
             .reduction
             .parse()
             .map_err(|e| format!("--reduction: {e}"))?;
+        if let Some(cluster) = cluster {
+            let Some((report, stats)) = lbqueue_models::disk_check::check_distributed(
+                &scenario, bounds, reduction, &cluster,
+            )?
+            else {
+                // Not process 0: the report is process 0's to print.
+                return Ok(0);
+            };
+            output::print_cluster_stats(&cluster, &stats);
+            return print_check_report(
+                format,
+                &scenario,
+                &report,
+                self.trace_out.as_deref(),
+                self.property.as_deref(),
+            );
+        }
         let report = if self.store == "disk" {
             let opts = lbqueue_models::disk_check::DiskOptions {
                 dir: self.store_dir.clone(),
@@ -299,6 +349,82 @@ impl CheckArgs {
             self.property.as_deref(),
         )
     }
+}
+
+impl CheckArgs {
+    /// The processes and workers of a multi-process check, from the flags; `None`
+    /// when neither --processes nor --workers is given. Bad input names its flag.
+    fn cluster(&self) -> Result<Option<lbqueue_models::disk_check::Cluster>, String> {
+        if self.processes.is_none() && self.workers.is_none() {
+            return Ok(None);
+        }
+        let flag = if self.processes.is_some() {
+            "--processes"
+        } else {
+            "--workers"
+        };
+        if self.model != crate::explore::ModelKind::Step {
+            return Err(format!(
+                "{flag}: only the step model runs across workers (leave --model out)"
+            ));
+        }
+        if self.store != "memory" {
+            return Err(format!(
+                "{flag}: each worker keeps its own states in RAM; --store disk is for one process (leave --store out)"
+            ));
+        }
+        if !(self.connect_timeout.is_finite() && self.connect_timeout > 0.0) {
+            return Err(format!(
+                "--connect-timeout: expected a positive number of seconds, found {}",
+                self.connect_timeout
+            ));
+        }
+        let processes = self.processes.unwrap_or(1);
+        let process = self.process.unwrap_or(0);
+        let workers = self.workers.unwrap_or(1);
+        let mut cluster = match &self.hostfile {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--hostfile {}: cannot read it: {e}", path.display()))?;
+                lbqueue_models::disk_check::Cluster::from_hostfile(
+                    &text, processes, process, workers,
+                )?
+            }
+            None => lbqueue_models::disk_check::Cluster::local(
+                processes,
+                process,
+                workers,
+                self.port_base
+                    .unwrap_or(lbqueue_models::disk_check::DEFAULT_PORT_BASE),
+            )?,
+        };
+        cluster.connect_timeout = Duration::from_secs_f64(self.connect_timeout);
+        if processes > 1 {
+            peer_loss_is_an_error();
+        }
+        Ok(Some(cluster))
+    }
+}
+
+/// timely's network threads panic when a peer process goes away; say so in one line
+/// and exit 2 rather than leave the other workers waiting for it.
+fn peer_loss_is_an_error() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("timely communication error") {
+            eprintln!(
+                "lbq: lost the connection to another process of the check ({text}); giving up"
+            );
+            std::process::exit(2);
+        }
+        default(info);
+    }));
 }
 
 /// Writes the trace file if asked, prints the report in `format`; the exit code.

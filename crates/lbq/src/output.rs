@@ -236,6 +236,25 @@ pub fn progress_line(p: &Progress) {
 }
 
 /// The disk store's figures (stderr, after a `check --store disk`).
+/// The figures of a check across timely-dataflow workers (process 0 only).
+pub fn print_cluster_stats(
+    c: &lbqueue_models::disk_check::Cluster,
+    s: &lbqueue_models::disk_check::DiskStats,
+) {
+    let secs = s.explore_time.as_secs_f64().max(1e-9);
+    eprintln!(
+        "timely: {} process(es) x {} worker(s): {} states explored in {:.1} s ({:.0} states/s); {} non-progress edges, {} elimination rounds, {} residual states",
+        c.processes,
+        c.workers,
+        s.states,
+        secs,
+        s.states as f64 / secs,
+        s.non_progress_edges,
+        s.elimination_passes,
+        s.residual,
+    );
+}
+
 pub fn print_disk_stats(s: &lbqueue_models::disk_check::DiskStats) {
     let secs = s.explore_time.as_secs_f64().max(1e-9);
     let mib = |b: f64| b / f64::from(1 << 20);
