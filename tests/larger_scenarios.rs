@@ -205,3 +205,37 @@ fn a_stale_queue_length_does_not_hide_the_backend_queue() {
         );
     }
 }
+
+/// Issue 13, connection errors and `option redispatch` (ca275d99c's message: the loop
+/// remained "when redispatching", px->served 0). One connection attempt fails on its
+/// last retry; `stream_choose_redispatch` releases the slot and sends the stream back to
+/// the LB while another waits in the backend queue: `purge` (53f52e67a) loops, and
+/// does not without the error; `ca275` (ca275d99c) has no fair loop left; `fixed` and
+/// `master-fixed` hold.
+#[test]
+fn a_redispatched_stream_loops_in_purge_and_not_after_ca275d99c() {
+    let sc = load("redispatch");
+    let status = |variant: Variant, errors: u8, property: &str| {
+        let mut s = sc.with_variant(variant);
+        s.connect_errors = errors;
+        let r = check(&s, default_bounds());
+        assert!(r.complete, "{variant}");
+        r.property(property).map(|p| p.status)
+    };
+    assert_eq!(
+        status(Variant::Purge, 1, ASSIGN_TERMINATES),
+        Some(Status::Violated)
+    );
+    assert_eq!(
+        status(Variant::Purge, 0, ASSIGN_TERMINATES),
+        Some(Status::Holds)
+    );
+    assert_eq!(
+        status(Variant::Ca275, 1, ASSIGN_TERMINATES),
+        Some(Status::Holds)
+    );
+    for variant in [Variant::Fixed, Variant::MasterFixed] {
+        let r = check(&sc.with_variant(variant), default_bounds());
+        assert_eq!(r.exit_code(), 0, "{variant}: {:?}", r.properties);
+    }
+}

@@ -138,6 +138,7 @@ fn actor_slot(a: Actor) -> u8 {
         Actor::Cli => CLI_SLOT,
         Actor::Client => CLIENT_SLOT,
         Actor::Timeout(s) => TIMER_SLOT + s,
+        Actor::ConnError(_) => unreachable!("random scenarios draw no connection errors"),
     }
 }
 
@@ -689,7 +690,7 @@ fn owes_update(sys: &System, a: Actor) -> bool {
     match a {
         Actor::Thread(t) => !sys.threads[t as usize].deferred.is_empty(),
         Actor::Cli => !sys.cli_deferred.is_empty(),
-        Actor::Client | Actor::Timeout(_) => false,
+        Actor::Client | Actor::Timeout(_) | Actor::ConnError(_) => false,
     }
 }
 

@@ -181,7 +181,7 @@ impl Layout {
             StepActor::Thread(t) => Some(Id::from(1 + t as usize)),
             StepActor::Cli => Some(Id::from(1 + self.threads as usize)),
             StepActor::Client => Some(Id::from(2 + self.threads as usize)),
-            StepActor::Timeout(_) => None,
+            StepActor::Timeout(_) | StepActor::ConnError(_) => None,
         }
     }
 
@@ -226,7 +226,7 @@ impl Node {
                 StepActor::Thread(t) => sys.threads[t as usize].task.is_some(),
                 StepActor::Cli => sys.cli_pending(scenario),
                 StepActor::Client => (sys.arrived as usize) < sys.streams.len(),
-                StepActor::Timeout(_) => unreachable!(),
+                StepActor::Timeout(_) | StepActor::ConnError(_) => unreachable!(),
             };
             o.send(requester, Msg::SectionDone { task_continues });
         }
@@ -397,6 +397,11 @@ pub fn unsupported(scenario: &Scenario) -> Option<&'static str> {
             "the actor model runs HAProxy's counter updates in-section only, and this \
              scenario sets atomics = \"split\" (use --model step)",
         )
+    } else if scenario.connect_errors > 0 {
+        Some(
+            "the actor model has no network events, and this scenario sets connect_errors \
+             (use --model step)",
+        )
     } else if scenario.cli_thread.is_some() {
         Some(
             "the actor model's CLI is an actor of its own, and this scenario sets \
@@ -481,7 +486,7 @@ impl ActorSystemModel {
                     },
                     StepActor::Cli => "run the next CLI section".to_string(),
                     StepActor::Client => "the next stream arrives".to_string(),
-                    StepActor::Timeout(_) => unreachable!(),
+                    StepActor::Timeout(_) | StepActor::ConnError(_) => unreachable!(),
                 };
                 debug_assert_eq!(*msg, Msg::RunSection);
                 format!("{who} → backend: {what}{}", events(who))

@@ -124,10 +124,11 @@ impl Perm {
         self.0[s as usize]
     }
 
-    /// The actor under the renaming (only queue timers name a stream).
+    /// The actor under the renaming (queue timers and connection errors name a stream).
     pub fn actor(&self, a: Actor) -> Actor {
         match a {
             Actor::Timeout(s) => Actor::Timeout(self.stream(s)),
+            Actor::ConnError(s) => Actor::ConnError(self.stream(s)),
             other => other,
         }
     }

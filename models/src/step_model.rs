@@ -249,6 +249,11 @@ impl Fairness for StepModel {
         *action
     }
 
+    /// A connection attempt may fail or not: no fairness is owed to the failure.
+    fn is_fair_actor(&self, actor: &Actor) -> bool {
+        !matches!(actor, Actor::ConnError(_))
+    }
+
     /// Progress: a call of assign_server_and_queue returns (the thread was inside it
     /// and is no longer). A thread step keeps its task's stream or ends the task, so no
     /// step goes from one stream's call straight into another's; saying so without

@@ -31,6 +31,13 @@ pub trait Fairness: Storage {
     /// The actor that takes `action`.
     fn actor(&self, action: &Self::Action) -> Self::Actor;
 
+    /// Whether weak fairness owes `actor` a step: true for the program's own actors;
+    /// false for an environment event that may as well never happen (a connection
+    /// error), so that a cycle it could leave but does not is still a fair cycle.
+    fn is_fair_actor(&self, _actor: &Self::Actor) -> bool {
+        true
+    }
+
     /// Whether the transition counts as progress (a cycle with one is no livelock).
     /// Judged once per edge while exploring ([`crate::graph::Edge::progress`]).
     fn is_progress(&self, from: &Self::State, action: &Self::Action, to: &Self::State) -> bool;
@@ -305,6 +312,7 @@ fn is_fair<M: Fairness>(
     enabled_everywhere
         .unwrap_or_default()
         .iter()
+        .filter(|a| model.is_fair_actor(a))
         .all(|a| steps_inside.contains(a))
 }
 
@@ -325,7 +333,11 @@ where
     let members: HashSet<u32> = comp.iter().copied().collect();
     let enabled =
         |s: u32| -> HashSet<M::Actor> { g.out(s).iter().map(|e| model.actor(&e.action)).collect() };
-    let mut actors: Vec<M::Actor> = comp.iter().flat_map(|&s| enabled(s)).collect();
+    let mut actors: Vec<M::Actor> = comp
+        .iter()
+        .flat_map(|&s| enabled(s))
+        .filter(|a| model.is_fair_actor(a))
+        .collect();
     actors.sort();
     actors.dedup();
     let mut tour: Vec<(M::Action, u32)> = Vec::new();

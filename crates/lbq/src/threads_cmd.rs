@@ -36,6 +36,14 @@ impl RunArgs {
                     .map_err(|e| format!("--variant: {e}"))?,
             );
         }
+        if sc.connect_errors > 0 {
+            // The threaded composition has workers for threads, the CLI, the clients and
+            // the queue timers; a failing connection is a network event it does not run.
+            return Err(format!(
+                "--scenario {}: connect_errors needs the step model (lbq check)",
+                self.scenario
+            ));
+        }
         Ok(sc.with_split_atomics(self.atomics == "split"))
     }
 }

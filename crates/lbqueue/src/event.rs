@@ -8,6 +8,17 @@ use std::fmt;
 use crate::queue::TryAgain;
 use crate::state::{Counter, Outcome, QueueId, ServerId, StreamId};
 
+/// What `back_handle_st_cer` decided after a failed connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cer {
+    /// No retry left (`conn_retries == retries`): 503.
+    GiveUp,
+    /// `stream_choose_redispatch`: the slot goes, back to SC_ST_REQ.
+    Redispatch,
+    /// Retry the same server, keeping the slot (SC_ST_ASS).
+    SameServer,
+}
+
 /// One thing a section did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -46,6 +57,10 @@ pub enum Event {
     ReleasedSlot(StreamId, ServerId),
     /// The queue timeout of a stream fired and woke its task.
     TimeoutFired(StreamId),
+    /// The stream's connection attempt failed (SC_ST_CON → SC_ST_CER).
+    ConnectFailed(StreamId),
+    /// `back_handle_st_cer`: what the stream does after its connection failed.
+    ConnectionRetry(StreamId, Cer),
     /// CLI `disable server`: maintenance set, the server leaves the LB tree.
     Disable(ServerId),
     /// CLI `enable server`: maintenance cleared, the server is back in the LB tree.
@@ -177,6 +192,7 @@ impl fmt::Display for Outcome {
             Outcome::NoServer => "503 no server available",
             Outcome::QueueTimeout => "503 queue timeout (sQ)",
             Outcome::Killed => "killed",
+            Outcome::ConnectionError => "503 connection error (retries exhausted)",
         })
     }
 }
@@ -250,6 +266,20 @@ impl fmt::Display for Event {
                 write!(f, "{} releases its slot on {}", StreamName(*s), ServerName(*v))
             }
             TimeoutFired(s) => write!(f, "{} queue timeout fires", StreamName(*s)),
+            ConnectFailed(s) => write!(f, "{}'s connection attempt fails (SC_ST_CER)", StreamName(*s)),
+            ConnectionRetry(s, Cer::GiveUp) => {
+                write!(f, "{} back_handle_st_cer: no retry left", StreamName(*s))
+            }
+            ConnectionRetry(s, Cer::Redispatch) => write!(
+                f,
+                "{} back_handle_st_cer: retry, redispatch (slot released, SC_ST_REQ)",
+                StreamName(*s)
+            ),
+            ConnectionRetry(s, Cer::SameServer) => write!(
+                f,
+                "{} back_handle_st_cer: retry the same server (keeps its slot)",
+                StreamName(*s)
+            ),
             Disable(v) => write!(f, "disable server px/{}", ServerName(*v)),
             Enable(v) => write!(f, "enable server px/{}", ServerName(*v)),
             KillRequested(v, ss) => write!(

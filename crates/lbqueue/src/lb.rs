@@ -49,8 +49,9 @@ pub fn assign_server(sys: &mut System, s: StreamId, b: Behaviour, j: &mut Journa
             sess_change_server(sys, s, Some(old), b);
         } else if may_dequeue_tasks(sys, old) {
             // This call's other thread group batch and its tail run in the same section:
-            // a stream reaches the LB holding a slot only after a connection error,
-            // which no scenario has yet.
+            // no stream reaches the LB holding a slot in any scenario. Even after a
+            // connection error, `stream_choose_redispatch` releases the slot before
+            // SC_ST_REQ (stream.h:333–368 at 8d68717a4 and 50872daa6).
             let own = sys.stream_tgroup(s);
             process_srv_queue(sys, old, first_batch(sys, own), b, j);
             if sys.thread_groups > 1 {

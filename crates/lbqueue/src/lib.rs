@@ -22,7 +22,7 @@ pub mod stream;
 pub mod threaded;
 pub mod variant;
 
-pub use event::{AssignResult, Event, Journal};
+pub use event::{AssignResult, Cer, Event, Journal};
 pub use scenario::{CliCommand, CliKind, Scenario, ScenarioError};
 pub use sections::{enabled_actors, is_enabled, step, Actor};
 pub use state::{LbAlgo, Outcome, Pc, Phase, QueueId, ServerId, StreamId, System, ThreadId};

@@ -14,8 +14,8 @@
 use smallvec::SmallVec;
 
 use crate::state::{
-    AfterTail, Call, Counter, Deferred, LbAlgo, Outcome, Pc, Pendconn, Phase, Proxy, Queue,
-    QueueId, Server, Stream, System, Task, Thread,
+    AfterTail, Call, ConnConfig, Counter, Deferred, LbAlgo, Outcome, Pc, Pendconn, Phase, Proxy,
+    Queue, QueueId, Server, Stream, System, Task, Thread,
 };
 
 /// `None` of an optional id.
@@ -55,6 +55,7 @@ fn phase_code(p: Phase) -> u8 {
         Phase::Done(Outcome::NoServer) => 6,
         Phase::Done(Outcome::QueueTimeout) => 7,
         Phase::Done(Outcome::Killed) => 8,
+        Phase::Done(Outcome::ConnectionError) => 9,
     }
 }
 
@@ -69,6 +70,7 @@ fn phase_of(b: u8) -> Phase {
         6 => Phase::Done(Outcome::NoServer),
         7 => Phase::Done(Outcome::QueueTimeout),
         8 => Phase::Done(Outcome::Killed),
+        9 => Phase::Done(Outcome::ConnectionError),
         _ => unreachable!("phase code {b}"),
     }
 }
@@ -105,6 +107,9 @@ fn pc_write(out: &mut Vec<u8>, pc: Pc) {
                 Pc::OtherTgroupBatch(v, AfterTail::Yield) => (7, v),
                 Pc::OtherTgroupBatch(v, AfterTail::FreeReleaseSlot) => (8, v),
                 Pc::OtherTgroupBatch(v, AfterTail::StreamFree) => (9, v),
+                Pc::ReadySrvTail(v, AfterTail::Rebalance) => (10, v),
+                Pc::OtherTgroupBatch(v, AfterTail::Rebalance) => (11, v),
+                Pc::DequeueBeforeRebalance(v) => (12, v),
                 other => unreachable!("{other:?} has a one-byte code"),
             };
             debug_assert!(v < 16, "server ids fit four bits");
@@ -152,6 +157,9 @@ fn pc_read(r: &mut Reader<'_>) -> Pc {
                 7 => Pc::OtherTgroupBatch(v, AfterTail::Yield),
                 8 => Pc::OtherTgroupBatch(v, AfterTail::FreeReleaseSlot),
                 9 => Pc::OtherTgroupBatch(v, AfterTail::StreamFree),
+                10 => Pc::ReadySrvTail(v, AfterTail::Rebalance),
+                11 => Pc::OtherTgroupBatch(v, AfterTail::Rebalance),
+                12 => Pc::DequeueBeforeRebalance(v),
                 code => unreachable!("extended section code {code}"),
             }
         }
@@ -203,6 +211,7 @@ const KILL_REQUESTED: u8 = 4;
 const TIMED_OUT: u8 = 8;
 const HAS_PENDCONN: u8 = 16;
 const PENDCONN_ASSIGNED: u8 = 32;
+const CONN_FAILED: u8 = 64;
 
 fn list(out: &mut Vec<u8>, items: &[u8]) {
     out.push(items.len() as u8);
@@ -255,8 +264,13 @@ impl System {
         out.extend_from_slice(&[
             self.arrived,
             self.cli_pc,
-            // Thread groups in the same byte: a system with one group packs as before.
-            u8::from(self.split_atomics) | (self.thread_groups - 1) << 1,
+            // Thread groups and the connection settings in the same byte: a system
+            // with one group and no connection error packs as before.
+            u8::from(self.split_atomics)
+                | (self.thread_groups - 1) << 1
+                | self.conn_errors_left << 2
+                | self.conn.retries.min(3) << 5
+                | u8::from(self.conn.redispatch) << 7,
             px.queue.lengths[0],
             px.totpend,
             px.served,
@@ -297,13 +311,15 @@ impl System {
                 (strm.timed_out, TIMED_OUT),
                 (strm.pend_pos.is_some(), HAS_PENDCONN),
                 (strm.pend_pos.is_some_and(|p| p.assigned), PENDCONN_ASSIGNED),
+                (strm.conn_failed, CONN_FAILED),
             ] {
                 if on {
                     flags |= bit;
                 }
             }
             out.extend_from_slice(&[
-                strm.thread,
+                // `conn_retries` (at most 3) above the thread (at most 8).
+                strm.thread | strm.conn_retries << 4,
                 phase_code(strm.phase),
                 opt(strm.target),
                 opt(strm.srv_conn),
@@ -335,7 +351,7 @@ impl System {
         let mut r = Reader(bytes);
         let [arrived, cli_pc, atomics_groups, length, totpend, served, beconn, algo, rr_next, ready_srv, leaked, n] =
             [(); 12].map(|_| r.byte());
-        let thread_groups = (atomics_groups >> 1) + 1;
+        let thread_groups = ((atomics_groups >> 1) & 1) + 1;
         let second_length = |r: &mut Reader<'_>| if thread_groups > 1 { r.byte() } else { 0 };
         let servers = (0..n)
             .map(|_| {
@@ -371,14 +387,16 @@ impl System {
         };
         let streams = (0..r.byte())
             .map(|_| {
-                let [thread, phase, target, srv_conn, flags] = [(); 5].map(|_| r.byte());
+                let [thread_retries, phase, target, srv_conn, flags] = [(); 5].map(|_| r.byte());
                 let pend_pos = (flags & HAS_PENDCONN != 0).then(|| Pendconn {
                     queue: queue_of(r.byte()),
                     target: unopt(r.byte()),
                     assigned: flags & PENDCONN_ASSIGNED != 0,
                 });
                 Stream {
-                    thread,
+                    thread: thread_retries & 0xf,
+                    conn_retries: thread_retries >> 4,
+                    conn_failed: flags & CONN_FAILED != 0,
                     phase: phase_of(phase),
                     target: unopt(target),
                     assigned: flags & ASSIGNED != 0,
@@ -420,6 +438,11 @@ impl System {
             cli_deferred: r.deferred(),
             split_atomics: atomics_groups & 1 != 0,
             thread_groups,
+            conn_errors_left: (atomics_groups >> 2) & 7,
+            conn: ConnConfig {
+                retries: (atomics_groups >> 5) & 3,
+                redispatch: atomics_groups & 0x80 != 0,
+            },
             deferring: r.deferred(),
         };
         debug_assert!(r.0.is_empty(), "a packed system has nothing after it");
@@ -634,12 +657,19 @@ mod tests {
             "thread-groups",
         )
         .expect("scenarios/thread-groups.toml");
-        for sc in presets::all().into_iter().chain([groups]) {
+        let redispatch = crate::Scenario::from_toml(
+            include_str!("../../../scenarios/redispatch.toml"),
+            "redispatch",
+        )
+        .expect("scenarios/redispatch.toml");
+        for sc in presets::all().into_iter().chain([groups, redispatch]) {
             // The small presets with every variant's locals and split atomics' owed
             // updates; the large ones once.
             let small = ["one-thread", "hash", "first", "timeouts"].contains(&sc.name.as_str());
             let runs: &[(Variant, bool)] = if sc.name == "thread-groups" {
                 &[(Variant::Master, true)]
+            } else if sc.name == "redispatch" {
+                &[(Variant::Purge, true), (Variant::MasterFixed, false)]
             } else if small {
                 &[
                     (Variant::Fixed, true),

@@ -255,6 +255,9 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         split_atomics,
         thread_groups: 1,
         cli_thread: None,
+        connect_errors: 0,
+        retries: 3,
+        redispatch: false,
         seeded_bug: None,
     }
 }

@@ -28,6 +28,10 @@ pub mod limits {
     /// `last_other_tgrp_served`'s rotation among several other groups never comes into
     /// play (CHECKS.md, "Thread groups").
     pub const THREAD_GROUPS: u8 = 2;
+    /// Most failing connection attempts (they fit three bits of a packed state).
+    pub const CONNECT_ERRORS: u8 = 7;
+    /// Largest `retries` (two bits of a packed state; HAProxy's default is 3).
+    pub const RETRIES: u8 = 3;
 }
 
 /// One server's configuration.
@@ -104,6 +108,13 @@ pub struct Scenario {
     /// CLI is an actor of its own, i.e. an HAProxy thread that runs no stream of the
     /// scenario.
     pub cli_thread: Option<ThreadId>,
+    /// `connect_errors = N`: how many connection attempts fail, in all (any of them,
+    /// chosen by the checker; 0 by default).
+    pub connect_errors: u8,
+    /// The backend's `retries` (HAProxy's default: 3).
+    pub retries: u8,
+    /// `option redispatch` on the backend.
+    pub redispatch: bool,
     /// A bug seeded by a test to show a property bites; never read from a file.
     pub seeded_bug: Option<SeededBug>,
 }
@@ -287,6 +298,15 @@ impl Scenario {
         if let Some(t) = self.cli_thread {
             out.push_str(&format!("cli_thread = {}\n", t + 1));
         }
+        if self.connect_errors != 0 {
+            out.push_str(&format!("connect_errors = {}\n", self.connect_errors));
+        }
+        if self.retries != DEFAULT_RETRIES {
+            out.push_str(&format!("retries = {}\n", self.retries));
+        }
+        if self.redispatch {
+            out.push_str("redispatch = true\n");
+        }
         for s in &self.servers {
             out.push_str(&format!(
                 "\n[[servers]]\nname = {}\nmaxconn = {}\nweight = {}\n",
@@ -394,6 +414,12 @@ struct ScenarioFile {
     atomics: Option<String>,
     thread_groups: Option<i64>,
     cli_thread: Option<i64>,
+    #[serde(default)]
+    connect_errors: i64,
+    #[serde(default = "default_retries")]
+    retries: i64,
+    #[serde(default)]
+    redispatch: bool,
     servers: Vec<ServerFile>,
 }
 
@@ -411,6 +437,13 @@ struct ServerFile {
 
 fn default_weight() -> i64 {
     1
+}
+
+/// HAProxy's default `retries`.
+pub const DEFAULT_RETRIES: u8 = 3;
+
+fn default_retries() -> i64 {
+    DEFAULT_RETRIES.into()
 }
 
 fn field_err(
@@ -550,6 +583,14 @@ impl ScenarioFile {
             split_atomics,
             thread_groups,
             cli_thread,
+            connect_errors: in_range(
+                "connect_errors",
+                self.connect_errors,
+                0,
+                limits::CONNECT_ERRORS.into(),
+            )?,
+            retries: in_range("retries", self.retries, 0, limits::RETRIES.into())?,
+            redispatch: self.redispatch,
             seeded_bug: None,
         })
     }

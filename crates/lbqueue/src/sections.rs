@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::event::{AssignResult, Event, Journal};
+use crate::event::{AssignResult, Cer, Event, Journal};
 use crate::lb::{assign_server, sess_change_server, take_reserved_slot};
 use crate::queue::{
     first_batch, may_dequeue_tasks, other_tgroup, pendconn_add, pendconn_dequeue,
@@ -38,6 +38,9 @@ pub enum Actor {
     Client,
     /// A queued stream's queue timeout fires.
     Timeout(StreamId),
+    /// The connection attempt of a stream fails (`connect_errors` in the scenario):
+    /// an environment event, which may also never happen (no fairness is owed to it).
+    ConnError(StreamId),
 }
 
 impl fmt::Display for Actor {
@@ -47,13 +50,15 @@ impl fmt::Display for Actor {
             Actor::Cli => f.write_str("CLI"),
             Actor::Client => f.write_str("client"),
             Actor::Timeout(s) => write!(f, "timer S{}", s + 1),
+            Actor::ConnError(s) => write!(f, "network S{}", s + 1),
         }
     }
 }
 
 impl std::str::FromStr for Actor {
     type Err = String;
-    /// Parses what [`Actor`]'s `Display` writes: `T1`, `CLI`, `client`, `timer S3`.
+    /// Parses what [`Actor`]'s `Display` writes: `T1`, `CLI`, `client`, `timer S3`,
+    /// `network S2`.
     fn from_str(text: &str) -> Result<Actor, String> {
         let one_based = |digits: &str| digits.parse::<u8>().ok().filter(|&n| n >= 1).map(|n| n - 1);
         match text {
@@ -68,8 +73,15 @@ impl std::str::FromStr for Actor {
                         .and_then(one_based)
                         .map(Actor::Timeout)
                 })
+                .or_else(|| {
+                    text.strip_prefix("network S")
+                        .and_then(one_based)
+                        .map(Actor::ConnError)
+                })
                 .ok_or_else(|| {
-                    format!("expected an actor (T1, CLI, client, timer S1), found {text:?}")
+                    format!(
+                        "expected an actor (T1, CLI, client, timer S1, network S1), found {text:?}"
+                    )
                 }),
         }
     }
@@ -95,6 +107,24 @@ pub fn enabled_actors(sys: &System, sc: &Scenario, out: &mut Vec<Actor>) {
             }
         }
     }
+    if sys.conn_errors_left > 0 {
+        for s in 0..sys.streams.len() as StreamId {
+            if connection_may_fail(sys, s) {
+                out.push(Actor::ConnError(s));
+            }
+        }
+    }
+}
+
+/// Whether stream `s`'s connection attempt is in flight and may still fail: it
+/// connected (`connect_server`) and its task has not run since (the model's SC_ST_EST
+/// stands for SC_ST_CON until then), no error is pending, and failures are left.
+fn connection_may_fail(sys: &System, s: StreamId) -> bool {
+    let strm = &sys.streams[s as usize];
+    sys.conn_errors_left > 0
+        && strm.phase == Phase::Est
+        && !strm.conn_failed
+        && !strm.kill_requested
 }
 
 /// Whether thread `t` can run a section: it has work, and, when the CLI applet is one
@@ -139,6 +169,7 @@ pub fn is_enabled(sys: &System, sc: &Scenario, actor: Actor) -> bool {
                     .is_some_and(|strm| !strm.timed_out)
                 && timeout_armed(sys, s)
         }
+        Actor::ConnError(s) => (s as usize) < sys.streams.len() && connection_may_fail(sys, s),
     }
 }
 
@@ -162,7 +193,7 @@ pub fn step(sys: &mut System, sc: &Scenario, actor: Actor, j: &mut Journal) {
             match actor {
                 Actor::Thread(t) => sys.threads[t as usize].deferred.extend(owed),
                 Actor::Cli => sys.cli_deferred.extend(owed),
-                Actor::Client | Actor::Timeout(_) => {
+                Actor::Client | Actor::Timeout(_) | Actor::ConnError(_) => {
                     debug_assert!(owed.is_empty(), "{actor} owes no counter update")
                 }
             }
@@ -180,7 +211,7 @@ fn owed_update(sys: &mut System, actor: Actor) -> Option<(Counter, i8)> {
     let owed = match actor {
         Actor::Thread(t) => &mut sys.threads[t as usize].deferred,
         Actor::Cli => &mut sys.cli_deferred,
-        Actor::Client | Actor::Timeout(_) => return None,
+        Actor::Client | Actor::Timeout(_) | Actor::ConnError(_) => return None,
     };
     (!owed.is_empty()).then(|| owed.remove(0))
 }
@@ -218,6 +249,13 @@ fn run_actor(
             sys.streams[s as usize].timed_out = true;
             sys.wake(s);
             j.note(|| Event::TimeoutFired(s));
+            None
+        }
+        Actor::ConnError(s) => {
+            // The task is already woken (connect_server queued it): it finds SC_ST_CER.
+            sys.streams[s as usize].conn_failed = true;
+            sys.conn_errors_left -= 1;
+            j.note(|| Event::ConnectFailed(s));
             None
         }
     }
@@ -414,6 +452,10 @@ fn run_section(
                 }
             }
         }
+        Pc::DequeueBeforeRebalance(v) => {
+            let ran = offer_slot(sys, s, v, b, j);
+            then_tail(sys, b, ran, AfterTail::Rebalance)
+        }
         Pc::DequeueAfterQueueing(v) | Pc::DequeueAfterRelease(v) => {
             let ran = offer_slot(sys, s, v, b, j);
             then_tail(sys, b, ran, AfterTail::Yield)
@@ -447,6 +489,9 @@ fn run_section(
                     .srv_conn
                     .is_some_and(|v| sys.px.servers[v as usize].strict_maxconn)
             };
+            if strm.conn_failed {
+                return back_handle_st_cer(sys, s, b, j);
+            }
             match (strm.kill_requested, strm.phase) {
                 // 51611a5b7: the forced shutdown releases the slot and dequeues at once,
                 // whatever the back side's state; the stream is freed after.
@@ -554,6 +599,54 @@ fn continue_after(after: AfterTail) -> Option<Pc> {
         AfterTail::Yield => None,
         AfterTail::FreeReleaseSlot => Some(Pc::FreeReleaseSlot),
         AfterTail::StreamFree => Some(Pc::StreamFree),
+        AfterTail::Rebalance => Some(Pc::AssignServer),
+    }
+}
+
+/// Models `back_handle_st_cer()` with `stream_choose_redispatch()` (backend.c:2366–2480
+/// and stream.h:333–368 at 8d68717a4, the same logic at 50872daa6): the connection to
+/// the target failed. `cur_sess` drops. With no retry left the stream gives up: 503,
+/// the slot goes (`sess_change_server(s, NULL)`) and the target's queue is offered it.
+/// Otherwise `conn_retries++`, and with `option redispatch`, when the server is not
+/// usable, or on the last retry (`redispatch_after` -1), or when the LB may pick another
+/// server (more than one usable, not a hash), the slot goes, the queue is offered it and
+/// the stream is no longer ASSIGNED: it goes back to SC_ST_REQ. Else it retries the same
+/// server keeping its slot (SC_ST_ASS; the turn-around delay is time, which the model
+/// has not).
+fn back_handle_st_cer(sys: &mut System, s: StreamId, b: Behaviour, j: &mut Journal) -> Option<Pc> {
+    let strm = &mut sys.streams[s as usize];
+    strm.conn_failed = false;
+    let retries = strm.conn_retries;
+    let target = strm.target.expect("a connection error without a target");
+    if retries >= sys.conn.retries {
+        j.note(|| Event::ConnectionRetry(s, Cer::GiveUp));
+        return stream_end(sys, s, Outcome::ConnectionError, b, j).map(Pc::DequeueAfterRelease);
+    }
+    sys.streams[s as usize].conn_retries += 1;
+    let usable = sys.px.servers.iter().filter(|v| v.usable()).count();
+    let redispatch = sys.conn.redispatch
+        && (!sys.px.servers[target as usize].usable()
+            || retries + 1 == sys.conn.retries
+            || (usable > 1 && sys.px.algo != crate::state::LbAlgo::Hash));
+    // The failed connection goes either way (`cur_sess--`).
+    if sys.streams[s as usize].curr_sess {
+        sys.px.servers[target as usize].cur_sess -= 1;
+        sys.streams[s as usize].curr_sess = false;
+    }
+    if redispatch {
+        j.note(|| Event::ConnectionRetry(s, Cer::Redispatch));
+        let old = release_slot(sys, s, b, j);
+        let strm = &mut sys.streams[s as usize];
+        strm.assigned = false;
+        strm.phase = Phase::Req;
+        match old {
+            Some(v) => Some(Pc::DequeueBeforeRebalance(v)),
+            None => Some(Pc::AssignServer),
+        }
+    } else {
+        j.note(|| Event::ConnectionRetry(s, Cer::SameServer));
+        sys.streams[s as usize].phase = Phase::Ass;
+        Some(Pc::Connect)
     }
 }
 

@@ -206,6 +206,9 @@ pub enum Outcome {
     QueueTimeout,
     /// Killed by `shutdown sessions server`.
     Killed,
+    /// 503: the connection failed and no retry was left (SC_ST_CER, `conn_retries`
+    /// reached `retries`).
+    ConnectionError,
 }
 
 /// A queue entry (`struct pendconn`). A pendconn is linked iff its stream is in
@@ -242,6 +245,12 @@ pub struct Stream {
     pub kill_requested: bool,
     /// The queue timeout expired (`conn_exp` reached) and woke the task.
     pub timed_out: bool,
+    /// The connection attempt to the target failed (SC_ST_CER): the task handles it
+    /// next (`back_handle_st_cer`).
+    pub conn_failed: bool,
+    /// `conn_retries`: connection retries this stream used (at most the scenario's
+    /// `retries`).
+    pub conn_retries: u8,
 }
 
 impl Stream {
@@ -257,6 +266,8 @@ impl Stream {
             pend_pos: None,
             kill_requested: false,
             timed_out: false,
+            conn_failed: false,
+            conn_retries: 0,
         }
     }
 
@@ -319,6 +330,10 @@ pub enum Pc {
     /// `master-fixed`: the queued stream got no server from `ready_srv`; it reads the
     /// servers' `served` to make sure somebody will dequeue it.
     CheckDequeuer,
+    /// `stream_choose_redispatch` after a connection error (SC_ST_CER, a retry left, the
+    /// redispatch condition met): the slot was released; `may_dequeue_tasks` →
+    /// `process_srv_queue` on the old target, then back to SC_ST_REQ.
+    DequeueBeforeRebalance(ServerId),
     /// `process_srv_queue(srv)` with per-thread-group queues (26b3e5236): after the
     /// batch on the thread's own group's queues and its unlock, the batch on the other
     /// group's queues (while `srv->served < maxconn`); then the tail, then `AfterTail`.
@@ -354,6 +369,19 @@ pub enum AfterTail {
     FreeReleaseSlot,
     /// `stream_shutdown_self` is done; the stream is freed next ([`Pc::StreamFree`]).
     StreamFree,
+    /// `stream_choose_redispatch` released the slot and dequeued: the stream goes back to
+    /// SC_ST_REQ ([`Pc::AssignServer`]).
+    Rebalance,
+}
+
+/// The backend's connection retry settings (`retries`, `option redispatch`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ConnConfig {
+    /// `retries N` (`s->max_retries`): connection retries after a failed attempt.
+    pub retries: u8,
+    /// `option redispatch` (PR_O_REDISP, `redispatch_after` -1: on the last retry, or
+    /// at once when the server is down or the LB may pick another one).
+    pub redispatch: bool,
 }
 
 /// The local variables one call of `assign_server_and_queue()` carries from one of its
@@ -462,6 +490,11 @@ pub struct System {
     /// The updates the section in progress leaves for after its lock; moved to the
     /// running actor when the section ends (always empty between two steps).
     pub deferring: Deferred,
+    /// Connection attempts that will still fail (the scenario's `connect_errors` at
+    /// start; each [`crate::Actor::ConnError`] takes one).
+    pub conn_errors_left: u8,
+    /// The backend's `retries` and `option redispatch` (constant for a run).
+    pub conn: ConnConfig,
     /// Thread groups with queues of their own: the scenario's `thread_groups` when the
     /// variant has per-thread-group queues (26b3e5236), else 1; constant for a run.
     pub thread_groups: u8,
@@ -505,6 +538,11 @@ impl System {
             cli_deferred: SmallVec::new(),
             split_atomics: scenario.split_atomics,
             deferring: SmallVec::new(),
+            conn_errors_left: scenario.connect_errors,
+            conn: ConnConfig {
+                retries: scenario.retries,
+                redispatch: scenario.redispatch,
+            },
             thread_groups: if scenario.behaviour().per_tgrp_queues {
                 scenario.thread_groups
             } else {

@@ -214,6 +214,9 @@ fn everything_to_shrink() -> Scenario {
         split_atomics: false,
         thread_groups: 1,
         cli_thread: None,
+        connect_errors: 0,
+        retries: 3,
+        redispatch: false,
         seeded_bug: None,
     }
 }

@@ -136,12 +136,12 @@ const PINNED: &[Row] = &[
     ("two-servers", Variant::Purge, false, 106640, &[MAXCONN, ORPHAN, LOST], 48187),
     ("two-servers", Variant::Ca275, false, 112156, &[MAXCONN, ORPHAN, LOST], 49314),
     ("two-servers", Variant::Upstream, false, 109609, &[MAXCONN], 48603),
-    ("two-servers", Variant::Fixed, false, 89039, &[], 32763),
+    ("two-servers", Variant::Fixed, false, 89147, &[], 32791),
     ("two-servers", Variant::BoundedRetry, false, 163098, &[MAXCONN, ORPHAN, LOST], 104239),
     ("two-servers", Variant::ChangeCounter, false, 109757, &[MAXCONN, ORPHAN, LOST], 51107),
     ("two-servers", Variant::ReadySrv, false, 191543, &[ORPHAN, LOST, LOCKS], 64085),
     ("two-servers", Variant::Master, false, 215909, &[ORPHAN, LOST], 69134),
-    ("two-servers", Variant::MasterFixed, false, 282496, &[], 95955),
+    ("two-servers", Variant::MasterFixed, false, 282924, &[], 96111),
     ("timeouts", Variant::Toctou, false, 15638, &[DRAINS, MAXCONN, ORPHAN], 3951),
     ("timeouts", Variant::Livelock, false, 21485, &[DRAINS, MAXCONN, ORPHAN], 6791),
     ("timeouts", Variant::Purge, false, 25890, &[DRAINS, MAXCONN, ORPHAN], 8763),
@@ -164,7 +164,7 @@ const PINNED: &[Row] = &[
     ("first", Variant::Upstream, false, 10138, &[MAXCONN], 4095),
     ("first", Variant::Upstream, true, 29732, &[MAXCONN, ORPHAN, LOST], 9661),
     ("first", Variant::Fixed, false, 8457, &[], 2799),
-    ("first", Variant::Fixed, true, 27837, &[], 7448),
+    ("first", Variant::Fixed, true, 27882, &[], 7460),
     ("first", Variant::BoundedRetry, false, 13901, &[MAXCONN, ORPHAN, LOST], 7826),
     ("first", Variant::BoundedRetry, true, 46973, &[MAXCONN, ORPHAN, LOST], 27351),
     ("first", Variant::ChangeCounter, false, 10353, &[MAXCONN, ORPHAN, LOST], 4301),
@@ -174,7 +174,7 @@ const PINNED: &[Row] = &[
     ("first", Variant::Master, false, 18080, &[ORPHAN, LOST], 4880),
     ("first", Variant::Master, true, 63854, &[ORPHAN, LOST], 14896),
     ("first", Variant::MasterFixed, false, 21444, &[], 6392),
-    ("first", Variant::MasterFixed, true, 76132, &[], 19331),
+    ("first", Variant::MasterFixed, true, 76363, &[], 19369),
 ];
 
 #[test]

@@ -91,6 +91,9 @@ fn the_good_file_reads_as_written() {
             split_atomics: false,
             thread_groups: 1,
             cli_thread: None,
+            connect_errors: 0,
+            retries: 3,
+            redispatch: false,
             seeded_bug: None,
         }
     );
@@ -152,6 +155,27 @@ fn cli_thread_names_a_thread_of_the_scenario() {
 }
 
 #[test]
+fn connection_errors_retries_and_redispatch_are_read_and_bounded() {
+    let s = accepted(&GOOD.replace(
+        "threads = 2",
+        "threads = 2\nconnect_errors = 2\nretries = 1\nredispatch = true",
+    ));
+    assert_eq!((s.connect_errors, s.retries, s.redispatch), (2, 1, true));
+    assert_eq!(Scenario::from_toml(&s.to_toml(), "x").unwrap(), s);
+    assert_eq!(accepted(GOOD).retries, 3, "HAProxy's default retries");
+    for (field, value, expected) in [
+        ("connect_errors", "8", "an integer from 0 to 7"),
+        ("retries", "4", "an integer from 0 to 3"),
+    ] {
+        let text = GOOD.replace("threads = 2", &format!("threads = 2\n{field} = {value}"));
+        assert_eq!(
+            refused(&text),
+            format!("scenario field `{field}`: expected {expected}, found {value}")
+        );
+    }
+}
+
+#[test]
 fn an_unknown_field_is_named_with_its_line() {
     // `colour` lands on line 3, between `threads` and `streams`.
     let text = GOOD.replace("threads = 2", "threads = 2\ncolour = 3");
@@ -159,7 +183,7 @@ fn an_unknown_field_is_named_with_its_line() {
         refused(&text),
         "scenario file, line 3, field `colour`: unknown field `colour`, expected one of \
          `name`, `description`, `variant`, `behaviour`, `algo`, `threads`, `streams`, `cli`, \
-         `queue_timeout`, `atomics`, `thread_groups`, `cli_thread`, `servers`"
+         `queue_timeout`, `atomics`, `thread_groups`, `cli_thread`, `connect_errors`, `retries`, `redispatch`, `servers`"
     );
     // Inside a `[[servers]]` table (line 9) the expected fields are a server's.
     let text = GOOD.replace("maxconn = 1", "maxconn = 1\nbackup = true");

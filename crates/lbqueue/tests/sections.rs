@@ -18,8 +18,8 @@ use lbqueue::queue::{
 use lbqueue::server::{srv_clear_admin_maint, srv_set_admin_maint, srv_shutdown_streams};
 use lbqueue::state::{AfterTail, Call, Task};
 use lbqueue::{
-    is_enabled, presets, step, Actor, AssignResult, Event, Journal, Outcome, Pc, Phase, QueueId,
-    Scenario, SeededBug, ServerId, StreamId, System, ThreadId, Variant,
+    is_enabled, presets, step, Actor, AssignResult, Cer, Event, Journal, Outcome, Pc, Phase,
+    QueueId, Scenario, SeededBug, ServerId, StreamId, System, ThreadId, Variant,
 };
 
 const S1: StreamId = 0;
@@ -2040,4 +2040,89 @@ fn the_cli_on_a_thread_runs_only_between_that_threads_tasks_and_holds_them_while
     // …and may once its last section (pendconn_redistribute) ran.
     step_ok(&mut sys, &sc, Actor::Cli);
     assert!(is_enabled(&sys, &sc, Actor::Thread(T1)));
+}
+
+// ----------------------------------------------------------------------------------------
+// Connection errors: back_handle_st_cer + stream_choose_redispatch (issue 13)
+
+/// One server, S1 on T1 connected to it, the given `retries` / `redispatch`, one error.
+fn connected_then_failed(retries: u8, redispatch: bool, servers: usize) -> (Scenario, System) {
+    let mut text = format!(
+        "variant = \"purge\"\nalgo = \"roundrobin\"\nthreads = 1\nstreams = [1]\n\
+         connect_errors = 1\nretries = {retries}\nredispatch = {redispatch}\n"
+    );
+    for i in 0..servers {
+        text.push_str(&format!(
+            "\n[[servers]]\nname = \"s{}\"\nmaxconn = 1\n",
+            i + 1
+        ));
+    }
+    let sc = Scenario::from_toml(&text, "cer").unwrap();
+    let mut sys = System::new(&sc);
+    arrive(&mut sys, &sc, 1);
+    while sys.streams[S1 as usize].phase != Phase::Est {
+        step_ok(&mut sys, &sc, Actor::Thread(T1));
+    }
+    assert!(is_enabled(&sys, &sc, Actor::ConnError(S1)));
+    step_ok(&mut sys, &sc, Actor::ConnError(S1));
+    assert!(
+        !is_enabled(&sys, &sc, Actor::ConnError(S1)),
+        "one error in all"
+    );
+    (sc, sys)
+}
+
+#[test]
+fn a_failed_connection_with_no_retry_left_ends_the_stream_and_frees_its_slot() {
+    let (sc, mut sys) = connected_then_failed(0, true, 1);
+    let events = step_rec(&mut sys, &sc, Actor::Thread(T1));
+    assert!(
+        events.contains(&Event::ConnectionRetry(S1, Cer::GiveUp)),
+        "{events:?}"
+    );
+    assert_eq!(
+        sys.streams[S1 as usize].phase,
+        Phase::Done(Outcome::ConnectionError)
+    );
+    assert_eq!(
+        (sys.px.servers[0].served, sys.px.servers[0].cur_sess),
+        (0, 0)
+    );
+}
+
+#[test]
+fn a_retry_on_the_same_server_keeps_the_slot_and_redispatch_on_the_last_retry_releases_it() {
+    // retries 3, no redispatch: back to SC_ST_ASS, slot kept, connect again.
+    let (sc, mut sys) = connected_then_failed(3, false, 1);
+    let events = step_rec(&mut sys, &sc, Actor::Thread(T1));
+    assert!(
+        events.contains(&Event::ConnectionRetry(S1, Cer::SameServer)),
+        "{events:?}"
+    );
+    assert_eq!(sys.streams[S1 as usize].srv_conn, Some(SRV1));
+    assert_eq!(sys.streams[S1 as usize].conn_retries, 1);
+    assert_eq!(
+        sys.threads[T1 as usize].task.map(|t| t.pc),
+        Some(Pc::Connect)
+    );
+    // retries 1 with redispatch: the first retry is the last one, so redispatch.
+    let (sc, mut sys) = connected_then_failed(1, true, 1);
+    let events = step_rec(&mut sys, &sc, Actor::Thread(T1));
+    assert!(
+        events.contains(&Event::ConnectionRetry(S1, Cer::Redispatch)),
+        "{events:?}"
+    );
+    assert_eq!(sys.streams[S1 as usize].srv_conn, None);
+    assert!(!sys.streams[S1 as usize].assigned);
+    assert_eq!(
+        sys.threads[T1 as usize].task.map(|t| t.pc),
+        Some(Pc::DequeueBeforeRebalance(SRV1))
+    );
+    // retries 3 with redispatch and two usable servers (roundrobin): redispatch at once.
+    let (sc, mut sys) = connected_then_failed(3, true, 2);
+    let events = step_rec(&mut sys, &sc, Actor::Thread(T1));
+    assert!(
+        events.contains(&Event::ConnectionRetry(S1, Cer::Redispatch)),
+        "{events:?}"
+    );
 }
