@@ -8,11 +8,13 @@
 //! from another entry state of the same depth. Here the workers are threads of this process, so the
 //! states still travel between workers by fingerprint through timely's exchange and
 //! every level ends on timely's progress tracking; crates/lbq/tests/distributed.rs
-//! runs the same comparison with separate OS processes over TCP.
+//! runs the same comparison with separate OS processes over TCP. Each check runs a
+//! second time with `--store disk` (each worker's states in files of its own run
+//! directory), which must agree the same way and leave no directory behind.
 
 use lbqueue::{presets, Variant};
 use lbqueue_models::check::{check_with_progress, Report};
-use lbqueue_models::disk_check::{check_distributed, Cluster};
+use lbqueue_models::disk_check::{check_distributed, Cluster, DiskOptions};
 use lbqueue_models::reduction::Reduction;
 use lbqueue_models::Bounds;
 
@@ -35,16 +37,38 @@ fn summary(r: &Report) -> (usize, usize, u32, bool, Vec<String>) {
 }
 
 fn distributed(scenario: &lbqueue::Scenario, workers: usize, bounds: Bounds) -> Report {
+    distributed_in(scenario, workers, bounds, None)
+}
+
+fn distributed_in(
+    scenario: &lbqueue::Scenario,
+    workers: usize,
+    bounds: Bounds,
+    disk: Option<&DiskOptions>,
+) -> Report {
     let cluster = Cluster::local(1, 0, workers, 0).unwrap();
-    let (report, stats) = check_distributed(scenario, bounds, Reduction::Streams, &cluster)
+    let (report, stats) = check_distributed(scenario, bounds, Reduction::Streams, &cluster, disk)
         .unwrap_or_else(|e| panic!("{}: {e}", scenario.name))
         .expect("process 0 gets the report");
     assert_eq!(stats.states, report.unique_states);
     report
 }
 
+/// A store directory of its own for this test, empty.
+fn store_dir(name: &str) -> DiskOptions {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("distributed-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    DiskOptions { dir, keep: false }
+}
+
+fn is_empty(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).unwrap().next().is_none()
+}
+
 #[test]
-fn workers_agree_with_memory_on_every_preset_and_variant() {
+fn workers_agree_with_memory_on_every_preset_and_variant_in_ram_and_on_disk() {
+    let disk = store_dir("all");
     let mut checked = 0;
     for name in presets::names() {
         for variant in Variant::ALL {
@@ -60,6 +84,18 @@ fn workers_agree_with_memory_on_every_preset_and_variant() {
                 summary(&spread),
                 summary(&memory),
                 "{name} × {variant:?} on {workers} workers differs"
+            );
+            // Each worker's states in files of its own: 2 or 3 workers the other way round.
+            let workers = 5 - workers;
+            let on_disk = distributed_in(&scenario, workers, bounds, Some(&disk));
+            assert_eq!(
+                summary(&on_disk),
+                summary(&memory),
+                "{name} × {variant:?} on {workers} workers with --store disk differs"
+            );
+            assert!(
+                is_empty(&disk.dir),
+                "{name} × {variant:?}: a run directory is left"
             );
             checked += 1;
         }

@@ -44,12 +44,14 @@ pub fn check_on_disk(
 /// timely-dataflow workers ([`lbqueue_explorer::distributed`]), the states owned by
 /// fingerprint. `Some` on process 0 (its report and the run's figures), `None` on the
 /// other processes once the check is over. `Err`: a fingerprint collision or a worker
-/// that died.
+/// that died. With `disk`, each worker keeps its states in files of its own run
+/// directory under `disk.dir` (removed at the end unless `disk.keep`); without, in RAM.
 pub fn check_distributed(
     scenario: &Scenario,
     bounds: Bounds,
     reduction: Reduction,
     cluster: &Cluster,
+    disk: Option<&DiskOptions>,
 ) -> Result<Option<(Report, DiskStats)>, String> {
     let started = std::time::Instant::now();
     let (reduction, reduction_note) = Reduction::of(scenario, reduction);
@@ -58,6 +60,7 @@ pub fn check_distributed(
         model.clone(),
         bounds,
         cluster,
+        disk,
         StepModel::threads_in_assign,
     )?;
     Ok(found.map(|found| {

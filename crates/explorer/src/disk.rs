@@ -27,7 +27,7 @@
 
 use std::fs::{self, File};
 use std::hash::Hash;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -212,19 +212,21 @@ pub(crate) fn hashers() -> [ahash::RandomState; 2] {
 // The run directory and its files.
 // ---------------------------------------------------------------------------------------
 
-/// The run directory; removed when dropped unless kept.
-struct RunDir {
-    path: PathBuf,
+/// A run directory; removed when dropped unless kept.
+pub(crate) struct RunDir {
+    pub(crate) path: PathBuf,
     keep: bool,
 }
 
 impl RunDir {
-    fn create(opts: &DiskOptions) -> Result<RunDir, Error> {
+    /// A new directory `<prefix>-<pid>-<n>` under `opts.dir` (made if absent); errors
+    /// name `--store-dir`.
+    pub(crate) fn create(opts: &DiskOptions, prefix: &str) -> Result<RunDir, Error> {
         let base = &opts.dir;
         fs::create_dir_all(base)
             .map_err(|e| format!("--store-dir {}: cannot create it: {e}", base.display()))?;
         for n in 0.. {
-            let path = base.join(format!("lbq-store-{}-{n}", std::process::id()));
+            let path = base.join(format!("{prefix}-{}-{n}", std::process::id()));
             match fs::create_dir(&path) {
                 Ok(()) => {
                     return Ok(RunDir {
@@ -244,19 +246,45 @@ impl RunDir {
         unreachable!("some run directory name is free")
     }
 
-    fn file(&self, name: &str) -> PathBuf {
+    /// A new directory `name` inside this one, kept or removed as this one is.
+    pub(crate) fn child(&self, name: &str) -> Result<RunDir, Error> {
+        let path = self.path.join(name);
+        fs::create_dir(&path).map_err(io_error(&path))?;
+        Ok(RunDir {
+            path,
+            keep: self.keep,
+        })
+    }
+
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
 
-    fn bytes(&self) -> u64 {
+    /// Bytes of the files in the directory (not in its subdirectories).
+    pub(crate) fn bytes(&self) -> u64 {
         fs::read_dir(&self.path)
             .map(|entries| {
                 entries
                     .filter_map(|e| e.ok()?.metadata().ok())
+                    .filter(|m| m.is_file())
                     .map(|m| m.len())
                     .sum()
             })
             .unwrap_or(0)
+    }
+
+    /// An append-only file of the directory, buffered.
+    pub(crate) fn append(&self, name: &str) -> Result<BufWriter<File>, Error> {
+        let path = self.file(name);
+        File::create(&path)
+            .map(|f| BufWriter::with_capacity(1 << 20, f))
+            .map_err(io_error(&path))
+    }
+
+    /// A file of the directory, for reading.
+    pub(crate) fn open(&self, name: &str) -> Result<File, Error> {
+        let path = self.file(name);
+        File::open(&path).map_err(io_error(&path))
     }
 }
 
@@ -268,15 +296,100 @@ impl Drop for RunDir {
     }
 }
 
-fn io_error(what: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+pub(crate) fn io_error(what: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| format!("disk store {}: {e}", what.display())
+}
+
+/// The packed states of one store, appended: `states` holds each state's bytes,
+/// length-prefixed, in id order; `offsets` where each starts (8 bytes a state).
+pub(crate) struct StateLog {
+    states: BufWriter<File>,
+    offsets: BufWriter<File>,
+    len: u64,
+}
+
+impl StateLog {
+    pub(crate) fn create(dir: &RunDir) -> Result<StateLog, Error> {
+        Ok(StateLog {
+            states: dir.append("states")?,
+            offsets: dir.append("offsets")?,
+            len: 0,
+        })
+    }
+
+    /// Appends the next state's bytes.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let len = u16::try_from(bytes.len()).expect("an encoded state fits in 64 KiB");
+        self.offsets.write_all(&self.len.to_le_bytes())?;
+        self.states.write_all(&len.to_le_bytes())?;
+        self.states.write_all(bytes)?;
+        self.len += 2 + bytes.len() as u64;
+        Ok(())
+    }
+
+    pub(crate) fn flush(&mut self) -> std::io::Result<()> {
+        self.states.flush()?;
+        self.offsets.flush()
+    }
+}
+
+/// Reads the next length-prefixed state of a sequential reader of `states` into `bytes`.
+pub(crate) fn read_state(from: &mut impl Read, bytes: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut len = [0u8; 2];
+    from.read_exact(&mut len)?;
+    bytes.resize(u16::from_le_bytes(len) as usize, 0);
+    from.read_exact(bytes)
+}
+
+/// Random access to the flushed part of a [`StateLog`].
+pub(crate) struct StateReader {
+    states: File,
+    offsets: File,
+    dir: PathBuf,
+}
+
+impl StateReader {
+    pub(crate) fn open(dir: &RunDir) -> Result<StateReader, Error> {
+        Ok(StateReader {
+            states: dir.open("states")?,
+            offsets: dir.open("offsets")?,
+            dir: dir.path.clone(),
+        })
+    }
+
+    fn offset(&self, id: u32) -> Result<u64, Error> {
+        let mut at = [0u8; 8];
+        self.offsets
+            .read_exact_at(&mut at, u64::from(id) * 8)
+            .map_err(io_error(&self.dir))?;
+        Ok(u64::from_le_bytes(at))
+    }
+
+    pub(crate) fn state_bytes(&self, id: u32) -> Result<Vec<u8>, Error> {
+        let at = self.offset(id)?;
+        let err = io_error(&self.dir);
+        let mut len = [0u8; 2];
+        self.states.read_exact_at(&mut len, at).map_err(&err)?;
+        let mut bytes = vec![0u8; u16::from_le_bytes(len) as usize];
+        self.states
+            .read_exact_at(&mut bytes, at + 2)
+            .map_err(&err)?;
+        Ok(bytes)
+    }
+
+    /// A sequential reader of the states from `id` on (read them with [`read_state`]).
+    pub(crate) fn from(&self, id: u32) -> Result<BufReader<File>, Error> {
+        let at = self.offset(id)?;
+        let err = io_error(&self.dir);
+        let mut file = self.states.try_clone().map_err(&err)?;
+        file.seek(SeekFrom::Start(at)).map_err(&err)?;
+        Ok(BufReader::with_capacity(1 << 20, file))
+    }
 }
 
 /// The append-only files of one exploration.
 struct Files {
-    states: BufWriter<File>,
-    states_len: u64,
-    offsets: BufWriter<File>,
+    log: StateLog,
     parents: BufWriter<File>,
     edges: BufWriter<File>,
     edge_count: u64,
@@ -284,29 +397,17 @@ struct Files {
 
 impl Files {
     fn create(dir: &RunDir) -> Result<Files, Error> {
-        let open = |name: &str| {
-            let path = dir.file(name);
-            File::create(&path)
-                .map(|f| BufWriter::with_capacity(1 << 20, f))
-                .map_err(io_error(&path))
-        };
         Ok(Files {
-            states: open("states")?,
-            states_len: 0,
-            offsets: open("offsets")?,
-            parents: open("parents")?,
-            edges: open("edges")?,
+            log: StateLog::create(dir)?,
+            parents: dir.append("parents")?,
+            edges: dir.append("edges")?,
             edge_count: 0,
         })
     }
 
     /// Appends a new state with its parent and action index.
     fn push_state(&mut self, bytes: &[u8], parent: u32, action: u32) -> std::io::Result<()> {
-        let len = u16::try_from(bytes.len()).expect("an encoded state fits in 64 KiB");
-        self.offsets.write_all(&self.states_len.to_le_bytes())?;
-        self.states.write_all(&len.to_le_bytes())?;
-        self.states.write_all(bytes)?;
-        self.states_len += 2 + bytes.len() as u64;
+        self.log.push(bytes)?;
         self.parents.write_all(&parent.to_le_bytes())?;
         self.parents.write_all(&action.to_le_bytes())
     }
@@ -318,8 +419,7 @@ impl Files {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.states.flush()?;
-        self.offsets.flush()?;
+        self.log.flush()?;
         self.parents.flush()?;
         self.edges.flush()
     }
@@ -327,37 +427,22 @@ impl Files {
 
 /// Random access to the finished files.
 struct Reader {
-    states: File,
-    offsets: File,
+    states: StateReader,
     parents: File,
     dir: PathBuf,
 }
 
 impl Reader {
     fn open(dir: &RunDir) -> Result<Reader, Error> {
-        let open = |name: &str| File::open(dir.file(name)).map_err(io_error(&dir.path));
         Ok(Reader {
-            states: open("states")?,
-            offsets: open("offsets")?,
-            parents: open("parents")?,
+            states: StateReader::open(dir)?,
+            parents: dir.open("parents")?,
             dir: dir.path.clone(),
         })
     }
 
     fn state_bytes(&self, id: u32) -> Result<Vec<u8>, Error> {
-        let err = io_error(&self.dir);
-        let mut at = [0u8; 8];
-        self.offsets
-            .read_exact_at(&mut at, u64::from(id) * 8)
-            .map_err(&err)?;
-        let at = u64::from_le_bytes(at);
-        let mut len = [0u8; 2];
-        self.states.read_exact_at(&mut len, at).map_err(&err)?;
-        let mut bytes = vec![0u8; u16::from_le_bytes(len) as usize];
-        self.states
-            .read_exact_at(&mut bytes, at + 2)
-            .map_err(&err)?;
-        Ok(bytes)
+        self.states.state_bytes(id)
     }
 
     /// The BFS parent of `id` (`None` for an initial state) and the action index.
@@ -473,10 +558,7 @@ where
                 elapsed: start.elapsed(),
             });
         }
-        let mut len = [0u8; 2];
-        frontier.read_exact(&mut len).map_err(&werr)?;
-        bytes.resize(u16::from_le_bytes(len) as usize, 0);
-        frontier.read_exact(&mut bytes).map_err(&werr)?;
+        read_state(&mut frontier, &mut bytes).map_err(&werr)?;
         let state = codec.decode(&bytes);
         for (i, p) in properties.iter().enumerate() {
             if x.discoveries[i].is_none() {
@@ -561,38 +643,42 @@ impl Bits {
 
 const CHUNK: usize = 8 << 20;
 
-/// Calls `f(from, to)` on every edge of the file, first to last or last to first.
-fn scan_edges(path: &Path, backward: bool, mut f: impl FnMut(u32, u32)) -> Result<(), Error> {
+/// Calls `f` on every `size`-byte record of the file, first to last or last to first.
+pub(crate) fn scan_records(
+    path: &Path,
+    size: usize,
+    backward: bool,
+    mut f: impl FnMut(&[u8]),
+) -> Result<(), Error> {
     let err = io_error(path);
     let file = File::open(path).map_err(&err)?;
     let len = file.metadata().map_err(&err)?.len();
-    let mut buf = vec![0u8; CHUNK];
+    let chunk_len = (CHUNK / size * size) as u64;
+    let mut buf = vec![0u8; chunk_len as usize];
     let mut done = 0u64;
     while done < len {
-        let n = (len - done).min(CHUNK as u64);
+        let n = (len - done).min(chunk_len);
         let at = if backward { len - done - n } else { done };
         let chunk = &mut buf[..n as usize];
         file.read_exact_at(chunk, at).map_err(&err)?;
-        let edge = |r: &[u8]| {
-            (
-                u32::from_le_bytes(r[..4].try_into().unwrap()),
-                u32::from_le_bytes(r[4..].try_into().unwrap()),
-            )
-        };
         if backward {
-            chunk.chunks_exact(8).rev().for_each(|r| {
-                let (a, b) = edge(r);
-                f(a, b)
-            });
+            chunk.chunks_exact(size).rev().for_each(&mut f);
         } else {
-            chunk.chunks_exact(8).for_each(|r| {
-                let (a, b) = edge(r);
-                f(a, b)
-            });
+            chunk.chunks_exact(size).for_each(&mut f);
         }
         done += n;
     }
     Ok(())
+}
+
+/// Calls `f(from, to)` on every edge of the file, first to last or last to first.
+fn scan_edges(path: &Path, backward: bool, mut f: impl FnMut(u32, u32)) -> Result<(), Error> {
+    scan_records(path, 8, backward, |r| {
+        f(
+            u32::from_le_bytes(r[..4].try_into().unwrap()),
+            u32::from_le_bytes(r[4..].try_into().unwrap()),
+        )
+    })
 }
 
 /// The states from which a non-progress path reaches a non-progress cycle: start with
@@ -803,7 +889,7 @@ where
     M::Action: Clone,
 {
     let started = Instant::now();
-    let dir = RunDir::create(opts)?;
+    let dir = RunDir::create(opts, "lbq-store")?;
     let codec = model.store();
     let x = explore(model, &codec, bounds, &dir, progress)?;
     let explore_time = started.elapsed();

@@ -13,9 +13,15 @@
 //!
 //! - **Ownership.** A state belongs to the worker chosen by its 96-bit fingerprint
 //!   (the disk store's, [`crate::disk`]). Each worker keeps its own visited set (the
-//!   disk store's fingerprint table) and, in RAM, the encoded bytes, BFS parent
-//!   (fingerprint and action index) and BFS level of the states it owns, plus the
-//!   non-progress edges that lead into them (from the predecessor's fingerprint).
+//!   disk store's fingerprint table) and the encoded bytes, BFS parent (fingerprint
+//!   and action index) and BFS level of the states it owns, plus the non-progress
+//!   edges that lead into them (from the predecessor's fingerprint): in RAM, or, with
+//!   [`DiskOptions`], in append-only files of its own run directory
+//!   (`<dir>/lbq-dist-<pid>-<n>/p<process>-w<worker>/`, [`OnDisk`]) with only the
+//!   fingerprint table and per-state counters in RAM; the frontier, the elimination's
+//!   predecessors, the residual and the parents are then read back from those files.
+//!   A disk failure mid-run ends the process (status 2), as the other workers cannot
+//!   go on without this one.
 //! - **Exploration**, level-synchronous BFS: in round `d` every worker expands its
 //!   states of level `d - 1`, evaluates the `always`/`sometimes` properties on them,
 //!   and sends each successor to its owner, which keeps it if its table lacks the
@@ -64,8 +70,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::os::unix::fs::FileExt;
 
 use serde::{Deserialize, Serialize};
 use stateright::Expectation;
@@ -78,7 +86,10 @@ use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 use timely::worker::Worker;
 
-use crate::disk::{fingerprint, hashers, DiskCheck, DiskStats, Error, FpTable};
+use crate::disk::{
+    fingerprint, hashers, io_error, read_state, scan_records, DiskCheck, DiskOptions, DiskStats,
+    Error, FpTable, RunDir, StateLog, StateReader,
+};
 use crate::graph::{resident_bytes, Bounds, Codec, Edge, Graph};
 use crate::liveness::{fair_cycle, solo_cycle, stuck_cycle, Fairness, Lasso, Steps};
 
@@ -241,49 +252,316 @@ enum Msg {
     },
 }
 
-/// What one worker owns.
+/// What one worker owns: its visited set, and the rest in RAM or in its own files.
 struct Store {
     table: FpTable,
-    /// Encoded states back to back; state `i` is `arena[offsets[i]..offsets[i + 1]]`.
-    arena: Vec<u8>,
-    offsets: Vec<usize>,
-    /// Per state: the parent's fingerprint (0 for an initial state) and the action index.
-    parents: Vec<(u128, u32)>,
-    /// The non-progress edges into owned states: (owned state, predecessor's fingerprint).
-    into: Vec<(u32, u128)>,
+    len: u32,
+    kept: Kept,
+}
+
+/// Where a worker keeps its states' bytes, parents and incoming non-progress edges.
+enum Kept {
+    Memory {
+        /// Encoded states back to back; state `i` is `arena[offsets[i]..offsets[i + 1]]`.
+        arena: Vec<u8>,
+        offsets: Vec<usize>,
+        /// Per state: the parent's fingerprint (0 for an initial state) and the action.
+        parents: Vec<(u128, u32)>,
+        /// The non-progress edges into owned states: (owned state, predecessor's fp).
+        into: Vec<(u32, u128)>,
+    },
+    Disk(OnDisk),
+}
+
+/// A worker's run directory: `states` and `offsets` ([`StateLog`]), `parents` (per
+/// state the parent's fingerprint and the action index, 20 bytes), `edges` (per
+/// non-progress edge into an owned state, its id and the predecessor's fingerprint, 20
+/// bytes, in arrival order) and, for the elimination, `preds` (the predecessors'
+/// fingerprints grouped by owned state, written whole).
+struct OnDisk {
+    log: StateLog,
+    parents: BufWriter<File>,
+    edges: BufWriter<File>,
+    edge_count: u64,
+    states: StateReader,
+    parents_at: File,
+    dir: RunDir,
+}
+
+const PARENT_RECORD: usize = 20;
+const EDGE_RECORD: usize = 20;
+
+/// A disk failure in the middle of the rounds: the other workers cannot go on without
+/// this one, so the process ends (status 2) with the worker's message.
+fn fatal(e: impl std::fmt::Display) -> ! {
+    eprintln!("lbq: distributed disk store: {e}");
+    std::process::exit(2);
+}
+
+fn le_u128(b: &[u8]) -> u128 {
+    u128::from_le_bytes(b[..16].try_into().unwrap())
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b[..4].try_into().unwrap())
+}
+
+impl OnDisk {
+    fn create(dir: RunDir) -> Result<OnDisk, Error> {
+        let log = StateLog::create(&dir)?;
+        Ok(OnDisk {
+            log,
+            parents: dir.append("parents")?,
+            edges: dir.append("edges")?,
+            edge_count: 0,
+            states: StateReader::open(&dir)?,
+            parents_at: dir.open("parents")?,
+            dir,
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.log.flush()?;
+        self.parents.flush()?;
+        self.edges.flush()
+    }
+
+    /// Groups the `edges` file by owned state into `preds` (counting sort, in buckets
+    /// of at most `BUCKET` edges, each a scan of `edges`); `start[id]..start[id + 1]`
+    /// are then the records of state `id`'s predecessors.
+    fn group(&mut self, len: u32) -> Result<Vec<u64>, Error> {
+        const BUCKET: u64 = 1 << 20;
+        self.flush().map_err(io_error(&self.dir.path))?;
+        let edges = self.dir.file("edges");
+        let mut start = vec![0u64; len as usize + 1];
+        scan_records(&edges, EDGE_RECORD, false, |r| {
+            start[le_u32(r) as usize + 1] += 1;
+        })?;
+        for i in 0..len as usize {
+            start[i + 1] += start[i];
+        }
+        let tmp = self.dir.file("preds.tmp");
+        let mut out = self.dir.append("preds.tmp")?;
+        let mut lo = 0usize;
+        while lo < len as usize {
+            let mut hi = lo + 1;
+            while hi < len as usize && start[hi + 1] - start[lo] <= BUCKET {
+                hi += 1;
+            }
+            let base = start[lo];
+            let mut bucket = vec![0u128; (start[hi] - base) as usize];
+            let mut fill: Vec<u64> = start[lo..hi].iter().map(|s| s - base).collect();
+            scan_records(&edges, EDGE_RECORD, false, |r| {
+                let to = le_u32(r) as usize;
+                if (lo..hi).contains(&to) {
+                    bucket[fill[to - lo] as usize] = le_u128(&r[4..]);
+                    fill[to - lo] += 1;
+                }
+            })?;
+            for fp in bucket {
+                out.write_all(&fp.to_le_bytes()).map_err(io_error(&tmp))?;
+            }
+            lo = hi;
+        }
+        out.flush().map_err(io_error(&tmp))?;
+        drop(out);
+        std::fs::rename(&tmp, self.dir.file("preds")).map_err(io_error(&tmp))?;
+        Ok(start)
+    }
 }
 
 impl Store {
-    fn new() -> Store {
-        Store {
+    fn new(dir: Option<RunDir>) -> Result<Store, Error> {
+        let kept = match dir {
+            Some(dir) => Kept::Disk(OnDisk::create(dir)?),
+            None => Kept::Memory {
+                arena: Vec::new(),
+                offsets: vec![0],
+                parents: Vec::new(),
+                into: Vec::new(),
+            },
+        };
+        Ok(Store {
             table: FpTable::new(),
-            arena: Vec::new(),
-            offsets: vec![0],
-            parents: Vec::new(),
-            into: Vec::new(),
-        }
+            len: 0,
+            kept,
+        })
     }
 
     fn len(&self) -> u32 {
-        self.parents.len() as u32
+        self.len
     }
 
-    fn bytes(&self, id: u32) -> &[u8] {
-        &self.arena[self.offsets[id as usize]..self.offsets[id as usize + 1]]
+    /// State `id`'s bytes (on disk: flushed ones only, see [`Store::flush`]).
+    fn bytes(&self, id: u32) -> Vec<u8> {
+        match &self.kept {
+            Kept::Memory { arena, offsets, .. } => {
+                arena[offsets[id as usize]..offsets[id as usize + 1]].to_vec()
+            }
+            Kept::Disk(d) => d.states.state_bytes(id).unwrap_or_else(|e| fatal(e)),
+        }
+    }
+
+    /// State `id`'s parent's fingerprint (0 for an initial state) and action index.
+    fn parent(&self, id: u32) -> (u128, u32) {
+        match &self.kept {
+            Kept::Memory { parents, .. } => parents[id as usize],
+            Kept::Disk(d) => {
+                let mut rec = [0u8; PARENT_RECORD];
+                d.parents_at
+                    .read_exact_at(&mut rec, u64::from(id) * PARENT_RECORD as u64)
+                    .unwrap_or_else(|e| fatal(io_error(&d.dir.path)(e)));
+                (le_u128(&rec), le_u32(&rec[16..]))
+            }
+        }
+    }
+
+    /// Makes everything received so far readable.
+    fn flush(&mut self) {
+        if let Kept::Disk(d) = &mut self.kept {
+            d.flush()
+                .unwrap_or_else(|e| fatal(io_error(&d.dir.path)(e)));
+        }
+    }
+
+    fn edge_count(&self) -> u64 {
+        match &self.kept {
+            Kept::Memory { into, .. } => into.len() as u64,
+            Kept::Disk(d) => d.edge_count,
+        }
+    }
+
+    /// Bytes of the worker's files.
+    fn disk_bytes(&self) -> u64 {
+        match &self.kept {
+            Kept::Memory { .. } => 0,
+            Kept::Disk(d) => d.dir.bytes(),
+        }
+    }
+
+    /// A reader of the states from `id` on, in id order (flushed ones only).
+    fn level(&self, id: u32) -> Level {
+        match &self.kept {
+            // No state from `id` on: nothing to read (nor an offset to start from).
+            _ if id >= self.len => Level::Memory,
+            Kept::Memory { .. } => Level::Memory,
+            Kept::Disk(d) => Level::Disk(d.states.from(id).unwrap_or_else(|e| fatal(e))),
+        }
+    }
+
+    /// The non-progress predecessors of every owned state, grouped by state.
+    fn preds(&mut self) -> Preds {
+        match &mut self.kept {
+            Kept::Memory { into, .. } => {
+                let mut into = std::mem::take(into);
+                into.sort_unstable_by_key(|&(to, _)| to);
+                let mut start = vec![0u64; self.len as usize + 1];
+                for &(to, _) in &into {
+                    start[to as usize + 1] += 1;
+                }
+                for i in 0..self.len as usize {
+                    start[i + 1] += start[i];
+                }
+                let from = into.into_iter().map(|(_, f)| f).collect();
+                Preds {
+                    start,
+                    from: PredsOf::Memory(from),
+                }
+            }
+            Kept::Disk(d) => {
+                let start = d.group(self.len).unwrap_or_else(|e| fatal(e));
+                let file = d.dir.open("preds").unwrap_or_else(|e| fatal(e));
+                Preds {
+                    start,
+                    from: PredsOf::Disk(file, d.dir.path.clone()),
+                }
+            }
+        }
     }
 
     fn receive(&mut self, fp: u128, parent: u128, action: u32, non_progress: bool, bytes: &[u8]) {
-        let id = match self.table.get_or_insert(fp, self.len()) {
+        let id = match self.table.get_or_insert(fp, self.len) {
             Some(id) => id,
             None => {
-                self.arena.extend_from_slice(bytes);
-                self.offsets.push(self.arena.len());
-                self.parents.push((parent, action));
-                self.len() - 1
+                match &mut self.kept {
+                    Kept::Memory {
+                        arena,
+                        offsets,
+                        parents,
+                        ..
+                    } => {
+                        arena.extend_from_slice(bytes);
+                        offsets.push(arena.len());
+                        parents.push((parent, action));
+                    }
+                    Kept::Disk(d) => {
+                        let mut rec = [0u8; PARENT_RECORD];
+                        rec[..16].copy_from_slice(&parent.to_le_bytes());
+                        rec[16..].copy_from_slice(&action.to_le_bytes());
+                        d.log
+                            .push(bytes)
+                            .and_then(|()| d.parents.write_all(&rec))
+                            .unwrap_or_else(|e| fatal(io_error(&d.dir.path)(e)));
+                    }
+                }
+                self.len += 1;
+                self.len - 1
             }
         };
         if non_progress {
-            self.into.push((id, parent));
+            match &mut self.kept {
+                Kept::Memory { into, .. } => into.push((id, parent)),
+                Kept::Disk(d) => {
+                    let mut rec = [0u8; EDGE_RECORD];
+                    rec[..4].copy_from_slice(&id.to_le_bytes());
+                    rec[4..].copy_from_slice(&parent.to_le_bytes());
+                    d.edge_count += 1;
+                    d.edges
+                        .write_all(&rec)
+                        .unwrap_or_else(|e| fatal(io_error(&d.dir.path)(e)));
+                }
+            }
+        }
+    }
+}
+
+/// The states of a level, read in id order.
+enum Level {
+    Memory,
+    Disk(BufReader<File>),
+}
+
+impl Level {
+    fn next(&mut self, shared: &RefCell<Shared>, id: u32, bytes: &mut Vec<u8>) {
+        match self {
+            Level::Memory => *bytes = shared.borrow().store.bytes(id),
+            Level::Disk(r) => read_state(r, bytes).unwrap_or_else(|e| fatal(e)),
+        }
+    }
+}
+
+/// Per owned state, the fingerprints of its non-progress predecessors.
+struct Preds {
+    start: Vec<u64>,
+    from: PredsOf,
+}
+
+enum PredsOf {
+    Memory(Vec<u128>),
+    Disk(File, std::path::PathBuf),
+}
+
+impl Preds {
+    fn of(&self, id: u32) -> Vec<u128> {
+        let (lo, hi) = (self.start[id as usize], self.start[id as usize + 1]);
+        match &self.from {
+            PredsOf::Memory(from) => from[lo as usize..hi as usize].to_vec(),
+            PredsOf::Disk(file, path) => {
+                let mut buf = vec![0u8; (hi - lo) as usize * 16];
+                file.read_exact_at(&mut buf, lo * 16)
+                    .unwrap_or_else(|e| fatal(io_error(path)(e)));
+                buf.chunks_exact(16).map(le_u128).collect()
+            }
         }
     }
 }
@@ -373,6 +651,7 @@ impl Node<'_> {
                 s.early.push((t, msg));
             }
         }
+        s.store.flush();
         inbox
     }
 
@@ -408,6 +687,7 @@ pub fn check<M, F>(
     model: M,
     bounds: Bounds,
     cluster: &Cluster,
+    disk: Option<&DiskOptions>,
     in_assign: F,
 ) -> Result<Option<DiskCheck<M>>, Error>
 where
@@ -419,7 +699,27 @@ where
 {
     let model = Arc::new(model);
     let in_assign = Arc::new(in_assign);
-    let work = move |worker: &mut Worker| run_worker(&*model, bounds, worker, &*in_assign);
+    // With the disk store: this process's run directory, and in it one per worker.
+    let run = disk
+        .map(|opts| RunDir::create(opts, "lbq-dist"))
+        .transpose()?;
+    let mut dirs = Vec::new();
+    for w in 0..cluster.workers {
+        dirs.push(match &run {
+            Some(run) => Some(run.child(&format!("p{}-w{w}", cluster.process))?),
+            None => None,
+        });
+    }
+    let run_path = run.as_ref().map(|r| r.path.clone()).unwrap_or_default();
+    let dirs = Arc::new(std::sync::Mutex::new(dirs));
+    let workers = cluster.workers;
+    let work = move |worker: &mut Worker| {
+        let dir = dirs
+            .lock()
+            .expect("no worker panics holding the directories")[worker.index() % workers]
+            .take();
+        run_worker(&*model, bounds, worker, dir, &*in_assign)
+    };
     let guards = if cluster.processes > 1 {
         // timely's own connection set-up waits for its peers forever and prints its
         // retries on stdout; this one gives up at the deadline and says why.
@@ -447,12 +747,16 @@ where
     let mut result = None;
     for joined in guards.join() {
         match joined {
-            Ok(Ok(Some(found))) => result = Some(found),
+            Ok(Ok(Some(mut found))) => {
+                found.stats.dir = run_path.clone();
+                result = Some(found)
+            }
             Ok(Ok(None)) => {}
             Ok(Err(e)) => return Err(e),
             Err(e) => return Err(format!("a worker failed: {e}")),
         }
     }
+    drop(run);
     Ok(result)
 }
 
@@ -558,6 +862,7 @@ fn run_worker<M, F>(
     model: &M,
     bounds: Bounds,
     worker: &mut Worker,
+    dir: Option<RunDir>,
     in_assign: &F,
 ) -> Result<Option<DiskCheck<M>>, Error>
 where
@@ -570,7 +875,7 @@ where
     let started = Instant::now();
     let shared = Rc::new(RefCell::new(Shared {
         now: 0,
-        store: Store::new(),
+        store: Store::new(dir).unwrap_or_else(|e| fatal(e)),
         early: Vec::new(),
         inbox: Vec::new(),
     }));
@@ -671,9 +976,9 @@ where
         }
         let (lo, hi) = (level[0], level[1]);
         non_progress_out.resize(hi as usize, 0);
+        let mut reader = node.shared.borrow().store.level(lo);
         for id in lo..hi {
-            bytes.clear();
-            bytes.extend_from_slice(node.shared.borrow().store.bytes(id));
+            reader.next(&node.shared, id, &mut bytes);
             let fp = fingerprint(&hashers, &bytes);
             let state = codec.decode(&bytes);
             for (i, p) in properties.iter().enumerate() {
@@ -725,8 +1030,21 @@ where
     let explore_time = started.elapsed();
     let len = node.shared.borrow().store.len();
     non_progress_out.resize(len as usize, 0);
-    let edges_local = node.shared.borrow().store.into.len() as u64;
-    let totals = node.sum(vec![u64::from(len), transitions, edges_local]);
+    let (edges_local, table_local, disk_local) = {
+        let s = node.shared.borrow();
+        (
+            s.store.edge_count(),
+            s.store.table.bytes() as u64,
+            s.store.disk_bytes(),
+        )
+    };
+    let totals = node.sum(vec![
+        u64::from(len),
+        transitions,
+        edges_local,
+        table_local,
+        disk_local,
+    ]);
 
     // The first discovery per property, least (level, fingerprint) over all workers.
     for (i, f) in found.iter().enumerate() {
@@ -757,28 +1075,12 @@ where
     }
 
     // Elimination on the non-progress subgraph.
-    let (into_start, into_from) = {
-        let mut s = node.shared.borrow_mut();
-        let mut into = std::mem::take(&mut s.store.into);
-        into.sort_unstable_by_key(|&(to, _)| to);
-        let mut start = vec![0u32; len as usize + 1];
-        for &(to, _) in &into {
-            start[to as usize + 1] += 1;
-        }
-        for i in 0..len as usize {
-            start[i + 1] += start[i];
-        }
-        let from: Vec<u128> = into.into_iter().map(|(_, f)| f).collect();
-        (start, from)
-    };
-    let preds = |id: u32| {
-        &into_from[into_start[id as usize] as usize..into_start[id as usize + 1] as usize]
-    };
+    let preds = node.shared.borrow_mut().store.preds();
     let mut count = non_progress_out;
     let mut out: Vec<Record> = Vec::new();
     for id in 0..len {
         if count[id as usize] == 0 {
-            for &p in preds(id) {
+            for p in preds.of(id) {
                 out.push((node.owner(p), Msg::Dropped(p)));
             }
         }
@@ -805,7 +1107,7 @@ where
             if *c > 0 {
                 *c -= 1;
                 if *c == 0 {
-                    for &p in preds(id) {
+                    for p in preds.of(id) {
                         out.push((node.owner(p), Msg::Dropped(p)));
                     }
                 }
@@ -817,7 +1119,7 @@ where
     let depth_of = |id: u32| (levels.partition_point(|&first| first <= id) - 1) as u32;
     for id in 0..len {
         if count[id as usize] > 0 {
-            let bytes = node.shared.borrow().store.bytes(id).to_vec();
+            let bytes = node.shared.borrow().store.bytes(id);
             node.send(
                 0,
                 Msg::Kept {
@@ -879,13 +1181,13 @@ where
                 let s = node.shared.borrow();
                 match s.store.table.get(fp) {
                     Some(id) => {
-                        let (parent, action) = s.store.parents[id as usize];
+                        let (parent, action) = s.store.parent(id);
                         Msg::Parent {
                             fp,
                             parent,
                             action,
                             known: true,
-                            bytes: s.store.bytes(id).to_vec(),
+                            bytes: s.store.bytes(id),
                         }
                     }
                     None => Msg::Parent {
@@ -954,8 +1256,8 @@ where
         complete,
         stopped_by,
         explore_time,
-        table_bytes: 0,
-        disk_bytes: 0,
+        table_bytes: totals[3] as usize,
+        disk_bytes: totals[4],
         non_progress_edges: totals[2],
         elimination_passes: passes,
         residual,

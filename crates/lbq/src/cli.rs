@@ -146,7 +146,8 @@ struct CheckArgs {
     seed: Option<u64>,
     /// Where the explored states live: `memory` (default) or `disk` (only 16-byte
     /// fingerprints in RAM; states, parents and the non-progress edges in files under
-    /// --store-dir; same verdicts, counts and traces, for scenarios beyond RAM).
+    /// --store-dir; same verdicts, counts and traces, for scenarios beyond RAM). With
+    /// --processes/--workers, each worker keeps its states in files of its own.
     #[arg(long, default_value = "memory", value_parser = ["memory", "disk"], conflicts_with = "random")]
     store: String,
     /// The directory of the disk store's files (a run directory is made inside and
@@ -298,8 +299,16 @@ impl CheckArgs {
             .parse()
             .map_err(|e| format!("--reduction: {e}"))?;
         if let Some(cluster) = cluster {
+            let disk = (self.store == "disk").then(|| lbqueue_models::disk_check::DiskOptions {
+                dir: self.store_dir.clone(),
+                keep: self.keep_store,
+            });
             let Some((report, stats)) = lbqueue_models::disk_check::check_distributed(
-                &scenario, bounds, reduction, &cluster,
+                &scenario,
+                bounds,
+                reduction,
+                &cluster,
+                disk.as_ref(),
             )?
             else {
                 // Not process 0: the report is process 0's to print.
@@ -366,11 +375,6 @@ impl CheckArgs {
         if self.model != crate::explore::ModelKind::Step {
             return Err(format!(
                 "{flag}: only the step model runs across workers (leave --model out)"
-            ));
-        }
-        if self.store != "memory" {
-            return Err(format!(
-                "{flag}: each worker keeps its own states in RAM; --store disk is for one process (leave --store out)"
             ));
         }
         if !(self.connect_timeout.is_finite() && self.connect_timeout > 0.0) {

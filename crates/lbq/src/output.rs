@@ -253,6 +253,14 @@ pub fn print_cluster_stats(
         s.elimination_passes,
         s.residual,
     );
+    if s.disk_bytes > 0 {
+        let mib = |b: f64| b / f64::from(1 << 20);
+        eprintln!(
+            "timely disk store: fingerprint tables {:.1} MiB; {:.1} MiB on disk (every worker of every process)",
+            mib(s.table_bytes as f64),
+            mib(s.disk_bytes as f64),
+        );
+    }
 }
 
 pub fn print_disk_stats(s: &lbqueue_models::disk_check::DiskStats) {

@@ -2,7 +2,8 @@
 //! process 0's report equals the single-process check on every preset × variant (6 ×
 //! 11, each well under a second in memory), three processes of two workers each find
 //! the livelock and its trace replays, and bad flags or an absent peer end in exit 2
-//! with a message naming the flag, never a panic or a hang. Every process a test
+//! with a message naming the flag, never a panic or a hang. Two processes of two
+//! workers with `--store disk` agree too and leave no run directory behind. Every process a test
 //! starts is killed when the test ends, pass or fail.
 
 use std::path::{Path, PathBuf};
@@ -140,62 +141,70 @@ fn summary(r: &Value) -> Vec<String> {
     out
 }
 
+/// Runs `name` × `variant` on 2 processes (with `extra` flags) and asserts that
+/// process 0's report and exit code are the single-process check's, and that process 1
+/// printed nothing and exited 0.
+fn two_processes_agree_with_one(name: &str, variant: Variant, extra: &[&str]) {
+    let scenario = presets::get(name).unwrap().with_variant(variant);
+    let one = check_with_progress(
+        &scenario,
+        Bounds::unbounded(),
+        Reduction::Streams,
+        &mut |_| {},
+    );
+    let one = serde_json::to_value(&one).unwrap();
+    let hosts = hostfile("hosts-2", 2);
+    let mut args: Vec<String> = [
+        "--scenario",
+        name,
+        "--variant",
+        variant.name(),
+        "--format",
+        "json",
+        "--processes",
+        "2",
+        "--hostfile",
+        hosts.to_str().unwrap(),
+        "--connect-timeout",
+        "30",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let out = Processes::start(2, &args, |_| Vec::new()).finish(Duration::from_secs(60));
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(
+        out[1].status.code(),
+        Some(0),
+        "{name} × {variant:?}: {}",
+        err(&out[1])
+    );
+    assert!(
+        out[1].stdout.is_empty(),
+        "process 1 printed a report: {name} × {variant:?}"
+    );
+    let code = one_code(&one);
+    assert_eq!(
+        out[0].status.code(),
+        Some(code),
+        "{name} × {variant:?}: {}",
+        err(&out[0])
+    );
+    let two: Value = serde_json::from_slice(&out[0].stdout)
+        .unwrap_or_else(|e| panic!("{name} × {variant:?}: {e}: {}", err(&out[0])));
+    assert_eq!(
+        summary(&two),
+        summary(&one),
+        "{name} × {variant:?}: two processes differ from one"
+    );
+}
+
 #[test]
 fn two_processes_agree_with_one_on_every_preset_and_variant() {
     let mut checked = 0;
     for name in presets::names() {
         for variant in Variant::ALL {
-            let scenario = presets::get(name).unwrap().with_variant(variant);
-            let one = check_with_progress(
-                &scenario,
-                Bounds::unbounded(),
-                Reduction::Streams,
-                &mut |_| {},
-            );
-            let one = serde_json::to_value(&one).unwrap();
-            let hosts = hostfile("hosts-2", 2);
-            let args: Vec<String> = [
-                "--scenario",
-                name,
-                "--variant",
-                variant.name(),
-                "--format",
-                "json",
-                "--processes",
-                "2",
-                "--hostfile",
-                hosts.to_str().unwrap(),
-                "--connect-timeout",
-                "30",
-            ]
-            .map(String::from)
-            .to_vec();
-            let out = Processes::start(2, &args, |_| Vec::new()).finish(Duration::from_secs(60));
-            let err = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
-            assert_eq!(
-                out[1].status.code(),
-                Some(0),
-                "{name} × {variant:?}: {}",
-                err(&out[1])
-            );
-            assert!(
-                out[1].stdout.is_empty(),
-                "process 1 printed a report: {name} × {variant:?}"
-            );
-            let code = one_code(&one);
-            assert_eq!(
-                out[0].status.code(),
-                Some(code),
-                "{name} × {variant:?}: {}",
-                err(&out[0])
-            );
-            let two: Value = serde_json::from_slice(&out[0].stdout)
-                .unwrap_or_else(|e| panic!("{name} × {variant:?}: {e}: {}", err(&out[0])));
-            assert_eq!(
-                summary(&two),
-                summary(&one),
-                "{name} × {variant:?}: two processes differ from one"
-            );
+            two_processes_agree_with_one(name, variant, &[]);
             checked += 1;
         }
     }
@@ -259,6 +268,23 @@ fn three_processes_of_two_workers_find_the_livelock_and_its_trace_replays() {
     assert!(String::from_utf8_lossy(&replay.stdout).contains("still violated"));
 }
 
+#[test]
+fn two_processes_on_disk_agree_with_one_and_leave_nothing_behind() {
+    let store = scratch("disk-store");
+    let flags = [
+        "--workers",
+        "2",
+        "--store",
+        "disk",
+        "--store-dir",
+        store.to_str().unwrap(),
+    ];
+    two_processes_agree_with_one("seed", Variant::Livelock, &flags);
+    // Each process made its run directory, one per worker inside, and removed it.
+    let left: Vec<_> = std::fs::read_dir(&store).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 fn lbq(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lbq"))
         .args(args)
@@ -297,7 +323,17 @@ fn bad_flags_are_bad_input_naming_the_flag() {
             "--hostfile",
         ),
         (vec!["--processes", "2", "--model", "actor"], "--processes"),
-        (vec!["--workers", "2", "--store", "disk"], "--workers"),
+        (
+            vec![
+                "--workers",
+                "2",
+                "--store",
+                "disk",
+                "--store-dir",
+                garbled.to_str().unwrap(),
+            ],
+            "--store-dir",
+        ),
         (vec!["--process", "1"], "--processes"),
         (
             vec![
