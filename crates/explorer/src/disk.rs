@@ -722,6 +722,63 @@ fn eliminate(x: &Explored, edges: &Path) -> Result<(Bits, usize), Error> {
 // The residual graph, paths, and the searches.
 // ---------------------------------------------------------------------------------------
 
+/// Re-expands the residual's `states` through the model and adds their edges to
+/// `graph`, where they already are, in order, with their packed bytes in `by_bytes`.
+/// Every state keeps all its edges; a successor outside the residual becomes a state
+/// of its own that is never expanded. Shared by the disk store and the distributed
+/// check, which both gather a residual before the liveness searches.
+pub(crate) fn expand_residual<M>(
+    model: &M,
+    codec: &M::Store,
+    graph: &mut Graph<M>,
+    states: &[M::State],
+    mut by_bytes: std::collections::HashMap<Vec<u8>, u32>,
+) where
+    M: Fairness,
+    M::Store: Codec<M::State>,
+    M::Action: Clone,
+{
+    let mut outside = Vec::new();
+    let mut bytes = Vec::new();
+    let mut actions = Vec::new();
+    let mut all_edges = Vec::with_capacity(states.len());
+    for state in states {
+        let mut edges = Vec::new();
+        actions.clear();
+        model.actions(state, &mut actions);
+        for action in actions.drain(..) {
+            let Some(succ) = model.next_state(state, action.clone()) else {
+                continue;
+            };
+            let progress = model.is_progress(state, &action, &succ);
+            bytes.clear();
+            codec.encode(&succ, &mut bytes);
+            let to = match by_bytes.get(&bytes) {
+                Some(&to) => to,
+                None => {
+                    let to = (states.len() + outside.len()) as u32;
+                    by_bytes.insert(bytes.clone(), to);
+                    outside.push(succ);
+                    to
+                }
+            };
+            edges.push(Edge {
+                action,
+                to,
+                progress,
+            });
+        }
+        all_edges.push(edges);
+    }
+    for edges in all_edges {
+        graph.add_expansion(edges);
+    }
+    for state in outside {
+        // Depth is only read for states inside a component; these are not.
+        graph.add_state(state, u32::MAX);
+    }
+}
+
 /// The residual as an in-memory [`Graph`], with the states on the paths added later.
 struct Residual<'a, M: Storage> {
     model: &'a M,
@@ -753,45 +810,7 @@ where
             by_bytes.insert(bytes, gid);
             states.push(state);
         }
-        let mut outside = Vec::new();
-        let mut bytes = Vec::new();
-        let mut actions = Vec::new();
-        let mut all_edges = Vec::with_capacity(states.len());
-        for state in &states {
-            let mut edges = Vec::new();
-            actions.clear();
-            self.model.actions(state, &mut actions);
-            for action in actions.drain(..) {
-                let Some(succ) = self.model.next_state(state, action.clone()) else {
-                    continue;
-                };
-                let progress = self.model.is_progress(state, &action, &succ);
-                bytes.clear();
-                self.codec.encode(&succ, &mut bytes);
-                let to = match by_bytes.get(&bytes) {
-                    Some(&to) => to,
-                    None => {
-                        let to = (states.len() + outside.len()) as u32;
-                        by_bytes.insert(bytes.clone(), to);
-                        outside.push(succ);
-                        to
-                    }
-                };
-                edges.push(Edge {
-                    action,
-                    to,
-                    progress,
-                });
-            }
-            all_edges.push(edges);
-        }
-        for edges in all_edges {
-            self.graph.add_expansion(edges);
-        }
-        for state in outside {
-            // Depth is only read for states inside a component; these are not.
-            self.graph.add_state(state, u32::MAX);
-        }
+        expand_residual(self.model, self.codec, &mut self.graph, &states, by_bytes);
         Ok(())
     }
 

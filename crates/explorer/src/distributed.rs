@@ -87,10 +87,10 @@ use timely::dataflow::{InputHandle, ProbeHandle};
 use timely::worker::Worker;
 
 use crate::disk::{
-    fingerprint, hashers, io_error, read_state, scan_records, DiskCheck, DiskOptions, DiskStats,
-    Error, FpTable, RunDir, StateLog, StateReader,
+    expand_residual, fingerprint, hashers, io_error, read_state, scan_records, DiskCheck,
+    DiskOptions, DiskStats, Error, FpTable, RunDir, StateLog, StateReader,
 };
-use crate::graph::{resident_bytes, Bounds, Codec, Edge, Graph};
+use crate::graph::{resident_bytes, Bounds, Codec, Graph};
 use crate::liveness::{fair_cycle, solo_cycle, stuck_cycle, Fairness, Lasso, Steps};
 
 /// Where this process sits among the processes of one check (timely's conventions:
@@ -1329,45 +1329,7 @@ where
             by_bytes.insert(bytes, gid);
             states.push(state);
         }
-        let mut outside = Vec::new();
-        let mut bytes = Vec::new();
-        let mut actions = Vec::new();
-        let mut all_edges = Vec::with_capacity(states.len());
-        for state in &states {
-            let mut edges = Vec::new();
-            actions.clear();
-            self.model.actions(state, &mut actions);
-            for action in actions.drain(..) {
-                let Some(succ) = self.model.next_state(state, action.clone()) else {
-                    continue;
-                };
-                let progress = self.model.is_progress(state, &action, &succ);
-                bytes.clear();
-                self.codec.encode(&succ, &mut bytes);
-                let to = match by_bytes.get(&bytes) {
-                    Some(&to) => to,
-                    None => {
-                        let to = (states.len() + outside.len()) as u32;
-                        by_bytes.insert(bytes.clone(), to);
-                        outside.push(succ);
-                        to
-                    }
-                };
-                edges.push(Edge {
-                    action,
-                    to,
-                    progress,
-                });
-            }
-            all_edges.push(edges);
-        }
-        for edges in all_edges {
-            self.graph.add_expansion(edges);
-        }
-        for state in outside {
-            // Depth is only read for states inside a component; these are not.
-            self.graph.add_state(state, u32::MAX);
-        }
+        expand_residual(self.model, self.codec, &mut self.graph, &states, by_bytes);
     }
 
     /// The path from an initial state to the state `fp`, from the parents its owners
