@@ -6,7 +6,7 @@ use std::path::Path;
 
 use lbqueue::{Scenario, Switch, Variant};
 use lbqueue_models::check::default_bounds;
-use lbqueue_models::step_model::ASSIGN_TERMINATES;
+use lbqueue_models::step_model::{ASSIGN_CAN_RETURN, ASSIGN_TERMINATES};
 use lbqueue_models::{check, Status};
 
 fn load(name: &str) -> Scenario {
@@ -232,5 +232,38 @@ fn a_redispatched_stream_loops_in_purge_and_not_after_ca275d99c() {
     for variant in [Variant::Fixed, Variant::MasterFixed] {
         let r = check(&sc.with_variant(variant), default_bounds());
         assert_eq!(r.exit_code(), 0, "{variant}: {:?}", r.properties);
+    }
+}
+
+/// Before 51611a5b7 a `shutdown sessions` kill ends a stream that holds a slot but has
+/// not connected only when `back_may_abort_req()` lets it (`option abortonclose`, or
+/// nothing of the request to forward); an HTTP backend without the option (the real
+/// reproducer) connects first. Without it the orphans that need such a kill go on
+/// `seed` (livelock, purge, ca275, in-section), and every stuck loop stays: none of
+/// them, ca275d99c's included, needs a stream killed before it connected.
+#[test]
+fn without_abortonclose_the_killed_before_connect_orphans_go_and_the_loops_stay() {
+    let seed = lbqueue::presets::all()
+        .into_iter()
+        .find(|s| s.name == "seed")
+        .expect("the seed preset");
+    for variant in [Variant::Livelock, Variant::Purge, Variant::Ca275] {
+        for (abortonclose, orphan) in [(true, Status::Violated), (false, Status::Holds)] {
+            let mut s = seed.with_variant(variant);
+            s.abortonclose = abortonclose;
+            let r = check(&s, default_bounds());
+            assert!(r.complete, "{variant}");
+            let status = |p: &str| r.property(p).map(|p| p.status);
+            assert_eq!(
+                status("no_orphan_pendconn"),
+                Some(orphan),
+                "{variant}, abortonclose {abortonclose}"
+            );
+            assert_eq!(
+                status(ASSIGN_CAN_RETURN),
+                Some(Status::Violated),
+                "{variant}, abortonclose {abortonclose}"
+            );
+        }
     }
 }

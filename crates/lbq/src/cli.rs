@@ -100,6 +100,12 @@ struct CheckArgs {
     /// `free` for a CLI actor of its own (another HAProxy thread).
     #[arg(long, value_name = "N|free")]
     cli_thread: Option<String>,
+    /// Override the scenario's `abortonclose`: `on` (the default) lets a `shutdown
+    /// sessions` kill take a stream out before it connects, as HAProxy before 51611a5b7
+    /// does with `option abortonclose`; `off` is an HTTP backend without it, where such
+    /// a stream connects first (the real reproducer's configuration).
+    #[arg(long, value_parser = ["on", "off"])]
+    abortonclose: Option<String>,
     /// State-space reduction: `streams` (default) forgets streams that ended and that
     /// nothing refers to, and stores one state per renaming of interchangeable streams
     /// (same thread, both arrived); `dead` only forgets; `off` stores every state.
@@ -231,6 +237,9 @@ impl CheckArgs {
         }
         if let Some(t) = &self.cli_thread {
             scenario.cli_thread = parse_cli_thread(t, scenario.threads)?;
+        }
+        if let Some(a) = &self.abortonclose {
+            scenario.abortonclose = a == "on";
         }
         if let Some(v) = &self.variant {
             scenario = scenario.with_variant(

@@ -27,6 +27,12 @@ pub struct RealityArgs {
     /// /usr/sbin/haproxy when installed.
     #[arg(long, value_name = "DIR")]
     all: Option<PathBuf>,
+    /// A patch applied (`patch -p1`) to every --tarball and --all source before it is
+    /// built, e.g. crates/reality/patches/widen-ca275-gaps.patch; the build is
+    /// labelled and cached as <commit>+<patch file stem>, and --all leaves Debian's
+    /// binary out.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["haproxy", "source"])]
+    patch: Option<PathBuf>,
     /// The lbqueue variant to set beside every build (default: the variant matching
     /// each build by commit: Debian's 2.6.12 toctou, 8d68717a4 livelock, 53f52e67a
     /// purge, ca275d99c ca275, 111ea83ed upstream, 50872daa6 master).
@@ -53,6 +59,11 @@ pub struct RealityArgs {
     /// Pause between `shutdown sessions server` and `enable server`, in milliseconds.
     #[arg(long, default_value_t = 50, value_name = "MS")]
     wait_ms: u64,
+    /// `option abortonclose` in the backend: a stream killed by `shutdown sessions`
+    /// before it connected gives its slot back from `stream_free` instead of connecting
+    /// with the request it holds (ca275d99c's remaining loop needs this).
+    #[arg(long)]
+    abortonclose: bool,
     /// Where the JSON reports go (one per run).
     #[arg(long, default_value = "target/reality", value_name = "DIR")]
     out: PathBuf,
@@ -95,6 +106,7 @@ pub fn run(args: RealityArgs) -> Result<u8, String> {
         seconds: args.seconds,
         queue_timeout_ms: args.queue_timeout_ms,
         wait_ms: args.wait_ms,
+        abortonclose: args.abortonclose,
     };
     params.validate()?;
     if !(1..=1000).contains(&args.runs) {
@@ -150,7 +162,7 @@ pub fn run(args: RealityArgs) -> Result<u8, String> {
             return Err(format!("--all: no haproxy-*.tar.gz in {}", dir.display()));
         }
         tarballs.extend(found);
-        if Path::new(DEBIAN_HAPROXY).is_file() {
+        if args.patch.is_none() && Path::new(DEBIAN_HAPROXY).is_file() {
             bins.insert(0, (None, PathBuf::from(DEBIAN_HAPROXY)));
         }
     }
@@ -158,7 +170,18 @@ pub fn run(args: RealityArgs) -> Result<u8, String> {
         if !t.is_file() {
             return Err(format!("--tarball: {} not found", t.display()));
         }
-        build::tarball_commit(t)?;
+        let commit = build::tarball_commit(t)?;
+        if let Some(p) = &args.patch {
+            build::patched_label(&commit, p)?;
+        }
+    }
+    if let Some(p) = &args.patch {
+        if tarballs.is_empty() {
+            return Err("--patch: give the sources to patch with --tarball or --all".into());
+        }
+        if !p.is_file() {
+            return Err(format!("--patch: {} not found", p.display()));
+        }
     }
     if bins.is_empty() && tarballs.is_empty() && args.source.is_empty() {
         if !Path::new(DEBIAN_HAPROXY).is_file() {
@@ -169,9 +192,9 @@ pub fn run(args: RealityArgs) -> Result<u8, String> {
         bins.push((None, PathBuf::from(DEBIAN_HAPROXY)));
     }
     for t in &tarballs {
-        let commit = build::tarball_commit(t)?;
-        let bin = build::from_tarball(t, &args.build_dir, args.jobs)?;
-        bins.push((Some(commit), bin));
+        let (label, bin) =
+            build::from_tarball_patched(t, args.patch.as_deref(), &args.build_dir, args.jobs)?;
+        bins.push((Some(label), bin));
     }
     for s in &args.source {
         let (commit, bin) = build::from_tree(s, &args.build_dir, args.jobs)?;
@@ -182,9 +205,14 @@ pub fn run(args: RealityArgs) -> Result<u8, String> {
     let tty = std::io::stderr().is_terminal();
     let mut reports: Vec<RunReport> = Vec::new();
     println!(
-        "lbq reality: nbthread {}, one server maxconn 1, balance roundrobin, timeout queue {} ms, \
+        "lbq reality: nbthread {}, one server maxconn 1, balance roundrobin{}, timeout queue {} ms, \
          {} wrk connections, CLI cycle {}/s (wait {} ms), {} s per run, {} run(s) per build",
         params.threads,
+        if params.abortonclose {
+            ", option abortonclose"
+        } else {
+            ""
+        },
         params.queue_timeout_ms,
         params.connections,
         params.rate,
@@ -199,18 +227,25 @@ pub fn run(args: RealityArgs) -> Result<u8, String> {
             .as_deref()
             .and_then(verdict::known)
             .or_else(|| verdict::known(&version));
-        let label = label
+        let mut label = label
             .clone()
             .or_else(|| known.map(|k| k.label.to_string()))
             .unwrap_or_else(|| version_label(&version));
+        if params.abortonclose {
+            // Runs of another configuration are another row of the table.
+            label.push_str("+abortonclose");
+        }
         let variant = forced
             .clone()
             .or_else(|| known.map(|k| k.variant.to_string()));
-        let model: Option<ModelVerdict> = variant.as_deref().map(verdict::model_verdict);
+        let model: Option<ModelVerdict> = variant
+            .as_deref()
+            .map(|v| verdict::model_verdict(v, params.abortonclose));
         match &model {
             Some(m) => println!(
-                "{label} ({version}): model, variant {} on the seed preset: {}",
+                "{label} ({version}): model, variant {} on the seed preset (abortonclose {}): {}",
                 m.variant,
+                if params.abortonclose { "on" } else { "off" },
                 m.summary()
             ),
             None => println!("{label} ({version}): no matching variant (use --variant)"),

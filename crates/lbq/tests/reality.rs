@@ -43,12 +43,42 @@ fn bad_input_names_the_field_and_exits_2() {
         ),
         (&["--table", "/nonexistent"][..], "--table"),
         (&["--seconds", "many"][..], "--seconds"),
+        (
+            &["--patch", "/nonexistent/p.patch"][..],
+            "--patch: give the sources to patch with --tarball or --all",
+        ),
+        (
+            &["--patch", "/x.patch", "--haproxy", "/bin/sh"][..],
+            "--patch",
+        ),
     ] {
         let (code, err) = reality(args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(field), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn a_missing_patch_is_named_before_anything_is_built() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("reality-patch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tgz = dir.join("haproxy-abc123.tar.gz");
+    std::fs::write(&tgz, b"not read: the patch is checked first").unwrap();
+    let (code, err) = reality(&[
+        "--patch",
+        "/nonexistent/p.patch",
+        "--tarball",
+        tgz.to_str().unwrap(),
+        "--build-dir",
+        dir.join("builds").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--patch: /nonexistent/p.patch not found"),
+        "{err}"
+    );
+    assert!(!dir.join("builds").exists(), "nothing built");
 }
 
 #[test]

@@ -278,7 +278,8 @@ impl System {
             algo_code(px.algo),
             px.rr_next,
             opt(px.ready_srv),
-            u8::from(px.queue_lock_leaked),
+            // `abortonclose` off (not the default) shares the lock-leak byte.
+            u8::from(px.queue_lock_leaked) | u8::from(!self.conn.abortonclose) << 1,
             px.servers.len() as u8,
         ]);
         for srv in &px.servers {
@@ -383,7 +384,7 @@ impl System {
             servers,
             pendconns: r.list(),
             ready_srv: unopt(ready_srv),
-            queue_lock_leaked: leaked != 0,
+            queue_lock_leaked: leaked & 1 != 0,
         };
         let streams = (0..r.byte())
             .map(|_| {
@@ -442,6 +443,7 @@ impl System {
             conn: ConnConfig {
                 retries: (atomics_groups >> 5) & 3,
                 redispatch: atomics_groups & 0x80 != 0,
+                abortonclose: leaked & 2 == 0,
             },
             deferring: r.deferred(),
         };
@@ -662,7 +664,14 @@ mod tests {
             "redispatch",
         )
         .expect("scenarios/redispatch.toml");
-        for sc in presets::all().into_iter().chain([groups, redispatch]) {
+        // The seed preset as an HTTP backend without `option abortonclose`.
+        let mut http = presets::all()
+            .into_iter()
+            .find(|s| s.name == "seed")
+            .expect("the seed preset");
+        http.name = "seed-http".into();
+        http.abortonclose = false;
+        for sc in presets::all().into_iter().chain([groups, redispatch, http]) {
             // The small presets with every variant's locals and split atomics' owed
             // updates; the large ones once.
             let small = ["one-thread", "hash", "first", "timeouts"].contains(&sc.name.as_str());

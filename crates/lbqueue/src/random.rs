@@ -258,6 +258,7 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         connect_errors: 0,
         retries: 3,
         redispatch: false,
+        abortonclose: true,
         seeded_bug: None,
     }
 }

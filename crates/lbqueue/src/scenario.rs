@@ -115,6 +115,15 @@ pub struct Scenario {
     pub retries: u8,
     /// `option redispatch` on the backend.
     pub redispatch: bool,
+    /// `option abortonclose` on the backend (`true` by default here, unlike HAProxy).
+    /// Before 51611a5b7 a `shutdown sessions` kill only schedules the stream's shutdown:
+    /// a stream holding a slot that has not connected yet gives it up in `stream_free`
+    /// only when `back_may_abort_req()` lets it, i.e. with `option abortonclose` or with
+    /// nothing of its request to forward yet; otherwise (HTTP without the option) it
+    /// connects with the request it holds and ends when that connection closes. `true`
+    /// lets the kill land before the connection (the general case: a kill after the
+    /// connection is explored too); `false` is an HTTP backend without the option.
+    pub abortonclose: bool,
     /// A bug seeded by a test to show a property bites; never read from a file.
     pub seeded_bug: Option<SeededBug>,
 }
@@ -307,6 +316,9 @@ impl Scenario {
         if self.redispatch {
             out.push_str("redispatch = true\n");
         }
+        if !self.abortonclose {
+            out.push_str("abortonclose = false\n");
+        }
         for s in &self.servers {
             out.push_str(&format!(
                 "\n[[servers]]\nname = {}\nmaxconn = {}\nweight = {}\n",
@@ -420,6 +432,8 @@ struct ScenarioFile {
     retries: i64,
     #[serde(default)]
     redispatch: bool,
+    #[serde(default = "default_abortonclose")]
+    abortonclose: bool,
     servers: Vec<ServerFile>,
 }
 
@@ -441,6 +455,10 @@ fn default_weight() -> i64 {
 
 /// HAProxy's default `retries`.
 pub const DEFAULT_RETRIES: u8 = 3;
+
+fn default_abortonclose() -> bool {
+    true
+}
 
 fn default_retries() -> i64 {
     DEFAULT_RETRIES.into()
@@ -591,6 +609,7 @@ impl ScenarioFile {
             )?,
             retries: in_range("retries", self.retries, 0, limits::RETRIES.into())?,
             redispatch: self.redispatch,
+            abortonclose: self.abortonclose,
             seeded_bug: None,
         })
     }

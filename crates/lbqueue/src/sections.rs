@@ -294,7 +294,7 @@ fn thread_step(sys: &mut System, t: ThreadId, b: Behaviour, j: &mut Journal) -> 
             let s = th.runq.remove(0);
             Task {
                 stream: s,
-                pc: first_section(sys, s),
+                pc: first_section(sys, s, b),
                 call: Call::default(),
             }
         }
@@ -326,11 +326,11 @@ fn carry_call(call: Call, next: Pc) -> Call {
 /// Where a stream task starts when its thread picks it from the run queue
 /// (`process_stream` dispatching on the back side state). A task woken in SC_ST_QUE
 /// starts with `pendconn_dequeue`, which the caller runs as this first section.
-fn first_section(sys: &System, s: StreamId) -> Pc {
+fn first_section(sys: &System, s: StreamId, b: Behaviour) -> Pc {
     let strm = &sys.streams[s as usize];
     // process_stream honours a pending kill request (b8e3b0a18's UEVT) before anything
     // else, whatever the back side state.
-    if strm.kill_requested && !strm.is_done() {
+    if strm.kill_requested && !strm.is_done() && kill_lands_now(sys, s, b) {
         return Pc::Close;
     }
     match strm.phase {
@@ -340,6 +340,21 @@ fn first_section(sys: &System, s: StreamId) -> Pc {
         Phase::Est => Pc::Close,
         Phase::Done(_) => unreachable!("a finished stream is never woken"),
     }
+}
+
+/// Whether a pending kill ends the stream where it stands. Since 51611a5b7
+/// `stream_shutdown_self` releases the slot and closes at once, and a connected stream
+/// always ends. Before it, the kill only schedules the back side's shutdown
+/// (`sc_schedule_shutdown`, stream.c:2802–2812 at ca275d99c): a stream that holds a
+/// slot but has not connected reaches `back_try_conn_req`, whose
+/// `back_may_abort_req()` (backend.c:2034–2039) gives up only with `option
+/// abortonclose` or an empty request; otherwise it connects (`connect_server`) with the
+/// request it holds, and the kill ends it once connected (then its slot goes the
+/// normal way: released, then offered, stream.c:1945–1947).
+fn kill_lands_now(sys: &System, s: StreamId, b: Behaviour) -> bool {
+    b.shutdown_releases_at_once
+        || sys.conn.abortonclose
+        || matches!(sys.streams[s as usize].phase, Phase::Est)
 }
 
 /// Runs the section at `task.pc`; returns the next section of the same task, or `None`

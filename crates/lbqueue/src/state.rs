@@ -382,6 +382,9 @@ pub struct ConnConfig {
     /// `option redispatch` (PR_O_REDISP, `redispatch_after` -1: on the last retry, or
     /// at once when the server is down or the LB may pick another one).
     pub redispatch: bool,
+    /// `option abortonclose`: a killed stream may give its slot up before it connects
+    /// (see [`crate::Scenario::abortonclose`]).
+    pub abortonclose: bool,
 }
 
 /// The local variables one call of `assign_server_and_queue()` carries from one of its
@@ -542,6 +545,7 @@ impl System {
             conn: ConnConfig {
                 retries: scenario.retries,
                 redispatch: scenario.redispatch,
+                abortonclose: scenario.abortonclose,
             },
             thread_groups: if scenario.behaviour().per_tgrp_queues {
                 scenario.thread_groups

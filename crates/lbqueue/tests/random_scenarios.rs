@@ -217,6 +217,7 @@ fn everything_to_shrink() -> Scenario {
         connect_errors: 0,
         retries: 3,
         redispatch: false,
+        abortonclose: true,
         seeded_bug: None,
     }
 }

@@ -94,6 +94,7 @@ fn the_good_file_reads_as_written() {
             connect_errors: 0,
             retries: 3,
             redispatch: false,
+            abortonclose: true,
             seeded_bug: None,
         }
     );
@@ -176,6 +177,18 @@ fn connection_errors_retries_and_redispatch_are_read_and_bounded() {
 }
 
 #[test]
+fn abortonclose_is_on_unless_a_file_turns_it_off() {
+    assert!(
+        accepted(GOOD).abortonclose,
+        "the model's default: the kill may land first"
+    );
+    let s = accepted(&GOOD.replace("threads = 2", "threads = 2\nabortonclose = false"));
+    assert!(!s.abortonclose);
+    assert!(s.to_toml().contains("abortonclose = false"));
+    assert_eq!(Scenario::from_toml(&s.to_toml(), "x").unwrap(), s);
+}
+
+#[test]
 fn an_unknown_field_is_named_with_its_line() {
     // `colour` lands on line 3, between `threads` and `streams`.
     let text = GOOD.replace("threads = 2", "threads = 2\ncolour = 3");
@@ -183,7 +196,7 @@ fn an_unknown_field_is_named_with_its_line() {
         refused(&text),
         "scenario file, line 3, field `colour`: unknown field `colour`, expected one of \
          `name`, `description`, `variant`, `behaviour`, `algo`, `threads`, `streams`, `cli`, \
-         `queue_timeout`, `atomics`, `thread_groups`, `cli_thread`, `connect_errors`, `retries`, `redispatch`, `servers`"
+         `queue_timeout`, `atomics`, `thread_groups`, `cli_thread`, `connect_errors`, `retries`, `redispatch`, `abortonclose`, `servers`"
     );
     // Inside a `[[servers]]` table (line 9) the expected fields are a server's.
     let text = GOOD.replace("maxconn = 1", "maxconn = 1\nbackup = true");

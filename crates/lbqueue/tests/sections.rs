@@ -1006,6 +1006,61 @@ fn a_killed_stream_releases_its_slot_only_when_its_own_thread_runs_it() {
     assert_eq!(runq(&sys, T2), &[S2]);
 }
 
+/// A stream handed s1's slot by `process_srv_queue` is killed before its thread runs it.
+/// With `option abortonclose` (the model's default) `back_may_abort_req` lets it give up
+/// in `stream_free`, which offers the queue a slot while still holding it; without it
+/// (an HTTP backend before 51611a5b7) it connects first, and the kill ends it after.
+#[test]
+fn a_stream_killed_before_it_connected_connects_first_without_abortonclose() {
+    for abortonclose in [true, false] {
+        let mut sc = Sc::new(Variant::Livelock, "roundrobin")
+            .servers(&[1])
+            .streams(&[1, 2])
+            .cli(&["shutdown sessions server px/s1"])
+            .build();
+        sc.abortonclose = abortonclose;
+        let mut sys = System::new(&sc);
+        arrive(&mut sys, &sc, 1);
+        assert_eq!(run_task(&mut sys, &sc, T1), S1);
+        arrive(&mut sys, &sc, 1);
+        assert_eq!(run_task(&mut sys, &sc, T2), S2);
+        assert_eq!(backend_queue(&sys), vec![S2]);
+        // S1 is served: its slot goes to S2, which waits on T2's run queue.
+        assert_eq!(run_task(&mut sys, &sc, T1), S1);
+        assert_eq!(sys.streams[S2 as usize].srv_conn, Some(SRV1));
+        assert_eq!(sys.streams[S2 as usize].phase, Phase::Que);
+        step_ok(&mut sys, &sc, Actor::Cli);
+        step_ok(&mut sys, &sc, Actor::Cli);
+        assert!(sys.streams[S2 as usize].kill_requested);
+
+        let mut j = Journal::recording();
+        loop {
+            step(&mut sys, &sc, Actor::Thread(T2), &mut j);
+            consistent(&sys);
+            if sys.threads[T2 as usize].task.is_none() {
+                break;
+            }
+        }
+        let connected = j
+            .into_events()
+            .iter()
+            .any(|e| matches!(e, Event::Connect(S2, SRV1)));
+        if abortonclose {
+            assert!(!connected, "abortonclose: S2 gives up before connecting");
+            assert_eq!(sys.streams[S2 as usize].phase, Phase::Done(Outcome::Killed));
+        } else {
+            assert!(connected, "no abortonclose: S2 connects with its request");
+            assert_eq!(sys.streams[S2 as usize].phase, Phase::Est);
+            assert_eq!(sys.px.servers[SRV1 as usize].cur_sess, 1);
+            // The kill is still pending: the next run ends S2, slot first.
+            assert_eq!(run_task(&mut sys, &sc, T2), S2);
+            assert_eq!(sys.streams[S2 as usize].phase, Phase::Done(Outcome::Killed));
+        }
+        assert_eq!(sys.streams[S2 as usize].srv_conn, None);
+        assert_eq!(sys.px.servers[SRV1 as usize].served, 0);
+    }
+}
+
 // ----------------------------------------------------------------------------------------
 // pendconn_dequeue (§3.8)
 

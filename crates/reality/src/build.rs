@@ -34,17 +34,63 @@ pub fn tarball_commit(tgz: &Path) -> Result<String, String> {
 
 /// Extracts and builds a tarball once; later calls find the binary in the cache.
 pub fn from_tarball(tgz: &Path, cache: &Path, jobs: u32) -> Result<PathBuf, String> {
+    from_tarball_patched(tgz, None, cache, jobs).map(|(_, bin)| bin)
+}
+
+/// The label of a tarball's build with a patch: `<commit>+<patch file stem>`.
+pub fn patched_label(commit: &str, patch: &Path) -> Result<String, String> {
+    let stem = patch
+        .file_stem()
+        .and_then(|n| n.to_str())
+        .filter(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        })
+        .ok_or_else(|| {
+            format!(
+                "--patch: expected a file name of letters, digits, '.', '_' or '-', got {}",
+                patch.display()
+            )
+        })?;
+    Ok(format!("{commit}+{stem}"))
+}
+
+/// Extracts a tarball, applies `patch` to it when given (`patch -p1`), and builds it
+/// once, cached under `<cache>/<label>`. A patched build is reused only while the
+/// patch is byte for byte the one it was built with (kept as `<label>/applied.patch`).
+/// Returns the label (the commit, or `<commit>+<patch>`) and the binary.
+pub fn from_tarball_patched(
+    tgz: &Path,
+    patch: Option<&Path>,
+    cache: &Path,
+    jobs: u32,
+) -> Result<(String, PathBuf), String> {
     if !tgz.is_file() {
         return Err(format!("--tarball: {} not found", tgz.display()));
     }
     let commit = tarball_commit(tgz)?;
-    let dir = cache.join(&commit);
+    let (label, patch_text) = match patch {
+        None => (commit.clone(), None),
+        Some(p) => {
+            let text = std::fs::read(p)
+                .map_err(|e| format!("--patch: cannot read {}: {e}", p.display()))?;
+            (patched_label(&commit, p)?, Some(text))
+        }
+    };
+    let dir = cache.join(&label);
     let bin = dir.join("haproxy");
-    if bin.is_file() {
-        return Ok(bin);
+    let applied = dir.join("applied.patch");
+    let same_patch = match &patch_text {
+        None => true,
+        Some(text) => std::fs::read(&applied).is_ok_and(|old| &old == text),
+    };
+    if bin.is_file() && same_patch {
+        return Ok((label, bin));
     }
     let src = dir.join("src");
     let _ = std::fs::remove_dir_all(&src);
+    let _ = std::fs::remove_file(&bin);
     std::fs::create_dir_all(&src).map_err(|e| format!("cannot create {}: {e}", src.display()))?;
     let st = Command::new("tar")
         .arg("xzf")
@@ -60,9 +106,41 @@ pub fn from_tarball(tgz: &Path, cache: &Path, jobs: u32) -> Result<PathBuf, Stri
             tgz.display()
         ));
     }
+    if let (Some(p), Some(text)) = (patch, &patch_text) {
+        apply_patch(p, &src)?;
+        write_whole(&applied, text)?;
+    }
     make(&src, &dir, jobs)?;
     install(&src.join("haproxy"), &bin)?;
-    Ok(bin)
+    Ok((label, bin))
+}
+
+/// `patch -p1 --batch --forward` in `src`; a patch that does not apply is an error
+/// naming the file (its rejects stay in the tree for the user to read).
+fn apply_patch(patch: &Path, src: &Path) -> Result<(), String> {
+    let out = Command::new("patch")
+        .args(["-p1", "--batch", "--forward", "-i"])
+        .arg(std::fs::canonicalize(patch).map_err(|e| format!("--patch: {e}"))?)
+        .current_dir(src)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("--patch: cannot run patch (Debian: apt-get install patch): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "--patch: {} does not apply to {}: {}",
+            patch.display(),
+            src.display(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ))
+    }
+}
+
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Builds a user's source tree (incrementally, in place) and caches the binary under
@@ -173,6 +251,59 @@ pub fn version(bin: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_patched_build_is_labelled_by_commit_and_patch() {
+        assert_eq!(
+            patched_label("ca275d99c", Path::new("patches/widen-ca275-gaps.patch")).unwrap(),
+            "ca275d99c+widen-ca275-gaps"
+        );
+        assert!(patched_label("ca275d99c", Path::new("/x/bad name.patch"))
+            .unwrap_err()
+            .starts_with("--patch"));
+        let err = from_tarball_patched(
+            Path::new("/nonexistent/haproxy-x.tar.gz"),
+            Some(Path::new("/nonexistent/p.patch")),
+            Path::new("/tmp"),
+            1,
+        )
+        .unwrap_err();
+        assert!(err.contains("not found"), "{err}");
+    }
+
+    #[test]
+    fn a_patch_that_does_not_apply_is_an_error_naming_it() {
+        let tmp = std::env::temp_dir().join(format!("lbq-build-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let tree = tmp.join("haproxy-abc123");
+        std::fs::create_dir_all(tree.join("src")).unwrap();
+        std::fs::write(tree.join("src/queue.c"), "int served;\n").unwrap();
+        let tgz = tmp.join("haproxy-abc123.tar.gz");
+        let st = Command::new("tar")
+            .arg("czf")
+            .arg(&tgz)
+            .arg("-C")
+            .arg(&tmp)
+            .arg("haproxy-abc123")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let patch = tmp.join("other.patch");
+        std::fs::write(
+            &patch,
+            "--- a/src/queue.c\n+++ b/src/queue.c\n@@ -1 +1 @@\n-int totpend;\n+int queued;\n",
+        )
+        .unwrap();
+        let cache = tmp.join("cache");
+        let err = from_tarball_patched(&tgz, Some(&patch), &cache, 1).unwrap_err();
+        assert!(
+            err.starts_with("--patch:") && err.contains("does not apply"),
+            "{err}"
+        );
+        assert!(!cache.join("abc123+other/haproxy").exists());
+        assert!(!cache.join("abc123+other/applied.patch").exists());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 
     #[test]
     fn tarball_names_give_the_commit() {

@@ -22,6 +22,11 @@ pub struct Params {
     /// The pause between `shutdown sessions server` and `enable server`, in
     /// milliseconds (the recipe's `wait 100ms server-removable`).
     pub wait_ms: u64,
+    /// `option abortonclose` in the backend: a stream whose server side is shut (a
+    /// `shutdown sessions` kill) before it connects gives up its slot instead of
+    /// connecting anyway with the request it already holds (`back_may_abort_req`).
+    #[serde(default)]
+    pub abortonclose: bool,
 }
 
 impl Default for Params {
@@ -33,6 +38,7 @@ impl Default for Params {
             seconds: 60,
             queue_timeout_ms: 3000,
             wait_ms: 50,
+            abortonclose: false,
         }
     }
 }
@@ -124,7 +130,13 @@ pub fn haproxy_cfg(p: &Params, e: &Endpoints) -> String {
          \n\
          backend {BACKEND}\n\
          \x20   balance roundrobin\n\
+         {abort}\
          \x20   server {SERVER} 127.0.0.1:{origin} maxconn 1\n",
+        abort = if p.abortonclose {
+            "    option abortonclose\n"
+        } else {
+            ""
+        },
         threads = p.threads,
         sock = e.stats_socket.display(),
         syslog = e.syslog,
@@ -159,6 +171,16 @@ mod tests {
         ] {
             assert!(c.contains(needle), "{needle} missing from\n{c}");
         }
+        assert!(!c.contains("abortonclose"));
+        let p = Params {
+            abortonclose: true,
+            ..Params::default()
+        };
+        let c = haproxy_cfg(&p, &e);
+        assert!(
+            c.contains("balance roundrobin\n    option abortonclose\n    server s1"),
+            "{c}"
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn the_reproducer_runs_on_debians_haproxy_and_leaves_nothing_behind() {
         label: "debian-2.6",
         binary: Path::new(HAPROXY),
         version: &version,
-        model: Some(verdict::model_verdict("toctou")),
+        model: Some(verdict::model_verdict("toctou", params.abortonclose)),
     };
     let stop = AtomicBool::new(false);
     let mut lines = 0;
