@@ -157,7 +157,15 @@ pub struct StderrScan {
     pub frames: Vec<String>,
     /// Whether the watchdog announced the kill.
     pub watchdog: bool,
+    /// The last lines of a patched build's step trace (`LBQ_GAP_TRACE=1` with
+    /// crates/reality/patches: "lbq kill: …", "lbq queued on srv: …", "lbq stream_free
+    /// released a slot: …"), the story before a death; at most [`TRACE_TAIL`].
+    #[serde(default)]
+    pub trace_tail: Vec<String>,
 }
+
+/// How many of a patched build's last step-trace lines a report keeps.
+pub const TRACE_TAIL: usize = 8;
 
 /// Scans HAProxy's stderr for the watchdog's words and the frames of the backtrace.
 pub fn scan_stderr(text: &str) -> StderrScan {
@@ -179,6 +187,13 @@ pub fn scan_stderr(text: &str) -> StderrScan {
                 s.frames.push(f.to_string());
             }
         }
+        // The window lines ("lbq_gap …") only say a delay ran; the steps tell the story.
+        if l.starts_with("lbq ") {
+            if s.trace_tail.len() == TRACE_TAIL {
+                s.trace_tail.remove(0);
+            }
+            s.trace_tail.push(l.to_string());
+        }
     }
     s
 }
@@ -195,6 +210,23 @@ fn contains_word(line: &str, word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_patched_builds_last_steps_are_kept() {
+        let mut text = String::new();
+        for n in 0..10 {
+            text.push_str(&format!(
+                "lbq_gap LBQ_GAP_FULL_US 100000 us\nlbq kill: n={n}\n"
+            ));
+        }
+        text.push_str("Thread 2 is about to kill the process.\n");
+        let s = scan_stderr(&text);
+        assert!(s.watchdog);
+        assert_eq!(s.trace_tail.len(), TRACE_TAIL);
+        assert_eq!(s.trace_tail.first().unwrap(), "lbq kill: n=2");
+        assert_eq!(s.trace_tail.last().unwrap(), "lbq kill: n=9");
+        assert!(scan_stderr("no trace\n").trace_tail.is_empty());
+    }
 
     #[test]
     fn termination_states_and_queue_waits_are_read() {
