@@ -104,7 +104,9 @@ struct CheckArgs {
     /// sessions` kill take a stream out before it connects, as HAProxy before 51611a5b7
     /// does with `option abortonclose`; `off` is an HTTP backend without it, where such
     /// a stream connects first (the real reproducer's configuration).
-    #[arg(long, value_parser = ["on", "off"])]
+    /// With --random: the random scenarios' `abortonclose`, `both` drawing it on a coin
+    /// per scenario (default: on, no draw).
+    #[arg(long, value_parser = ["on", "off", "both"])]
     abortonclose: Option<String>,
     /// State-space reduction: `streams` (default) forgets streams that ended and that
     /// nothing refers to, and stores one state per renaming of interchangeable streams
@@ -238,8 +240,14 @@ impl CheckArgs {
         if let Some(t) = &self.cli_thread {
             scenario.cli_thread = parse_cli_thread(t, scenario.threads)?;
         }
-        if let Some(a) = &self.abortonclose {
-            scenario.abortonclose = a == "on";
+        match self.abortonclose.as_deref() {
+            Some("both") if self.random.is_none() => {
+                return Err("--abortonclose both: only with --random (a scenario's \
+                            abortonclose is on or off)"
+                    .into())
+            }
+            Some(a) => scenario.abortonclose = a == "on",
+            None => {}
         }
         if let Some(v) = &self.variant {
             scenario = scenario.with_variant(
@@ -281,7 +289,16 @@ impl CheckArgs {
                 Some(a) => a.parse().map_err(|e| format!("--atomics: {e}"))?,
                 None => lbqueue::random::Atomics::Both,
             };
-            return crate::random_cmd::run_random(n, self.seed, scenario.variant, atomics, bounds);
+            let limits = lbqueue::random::Limits {
+                atomics,
+                abortonclose: match self.abortonclose.as_deref() {
+                    Some("both") => None,
+                    Some(a) => Some(a == "on"),
+                    None => Some(true),
+                },
+                ..lbqueue::random::Limits::small(scenario.variant)
+            };
+            return crate::random_cmd::run_random(n, self.seed, limits, bounds);
         }
         let format = if self.json { Format::Json } else { self.format };
         let cluster = self.cluster()?;

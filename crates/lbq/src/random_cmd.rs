@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use lbqueue::random::{derive_seed, random_scenario, Atomics, Limits, SplitMix64};
+use lbqueue::random::{derive_seed, random_scenario, Limits, SplitMix64};
 use lbqueue::scenario::algo_name;
 use lbqueue::{Scenario, Variant};
 use lbqueue_models::{check, Bounds, Kind, Report, Status};
@@ -40,8 +40,7 @@ pub fn parse_seed(s: &str) -> Result<u64, String> {
 pub fn run_random(
     n: usize,
     seed: Option<u64>,
-    variant: Variant,
-    atomics: Atomics,
+    limits: Limits,
     bounds: Bounds,
 ) -> Result<u8, String> {
     let seed = seed.unwrap_or_else(clock_seed);
@@ -49,8 +48,7 @@ pub fn run_random(
     run_random_in(
         n,
         seed,
-        variant,
-        atomics,
+        limits,
         bounds,
         Path::new(FAILURE_DIR),
         &mut stdout.lock(),
@@ -61,8 +59,7 @@ pub fn run_random(
 pub fn run_random_in(
     n: usize,
     seed: u64,
-    variant: Variant,
-    atomics: Atomics,
+    limits: Limits,
     bounds: Bounds,
     failure_dir: &Path,
     out: &mut dyn Write,
@@ -75,15 +72,17 @@ pub fn run_random_in(
         ..bounds
     };
     let started = Instant::now();
-    let limits = Limits {
-        atomics,
-        ..Limits::small(variant)
+    let (variant, atomics) = (limits.variant, limits.atomics);
+    let abortonclose = match limits.abortonclose {
+        Some(true) => "on",
+        Some(false) => "off",
+        None => "both",
     };
     say(
         out,
         format_args!(
-            "lbq check --random {n} --seed {seed:#x} --variant {variant} --atomics {atomics}: \
-             at most {} unique states per scenario{}",
+            "lbq check --random {n} --seed {seed:#x} --variant {variant} --atomics {atomics} \
+             --abortonclose {abortonclose}: at most {} unique states per scenario{}",
             bounds.max_states.expect("set"),
             bounds
                 .timeout
@@ -208,7 +207,7 @@ fn summary(s: &Scenario) -> String {
         })
         .collect();
     format!(
-        "{}  {}srv maxconn {:<4} {:<10} {}thr {}str {}cli{}{}",
+        "{}  {}srv maxconn {:<4} {:<10} {}thr {}str {}cli{}{}{}",
         s.name,
         s.servers.len(),
         maxconn.join(","),
@@ -217,7 +216,12 @@ fn summary(s: &Scenario) -> String {
         s.streams.len(),
         s.cli.len(),
         if s.queue_timeout { " tq" } else { "   " },
-        if s.split_atomics { " split" } else { "      " }
+        if s.split_atomics { " split" } else { "      " },
+        if s.abortonclose {
+            ""
+        } else {
+            " no-abortonclose"
+        }
     )
 }
 
@@ -259,6 +263,7 @@ pub fn failure_path(dir: &Path, seed: u64, index: u64, variant: Variant) -> Path
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lbqueue::random::Atomics;
 
     fn run(n: usize, seed: u64, variant: Variant, bounds: Bounds, dir: &Path) -> (u8, String) {
         run_with(n, seed, variant, Atomics::Both, bounds, dir)
@@ -273,7 +278,11 @@ mod tests {
         dir: &Path,
     ) -> (u8, String) {
         let mut out = Vec::new();
-        let code = run_random_in(n, seed, variant, atomics, bounds, dir, &mut out).expect("runs");
+        let limits = Limits {
+            atomics,
+            ..Limits::small(variant)
+        };
+        let code = run_random_in(n, seed, limits, bounds, dir, &mut out).expect("runs");
         (code, String::from_utf8(out).expect("UTF-8"))
     }
 
@@ -365,7 +374,8 @@ mod tests {
             let header = out.lines().next().expect("a header");
             assert!(
                 header.starts_with(&format!(
-                    "lbq check --random {n} --seed 0xb --variant fixed --atomics {atomics}:"
+                    "lbq check --random {n} --seed 0xb --variant fixed --atomics {atomics} \
+                     --abortonclose on:"
                 )),
                 "{header}"
             );
@@ -433,8 +443,7 @@ mod tests {
         assert!(run_random_in(
             0,
             1,
-            Variant::Fixed,
-            Atomics::Both,
+            Limits::small(Variant::Fixed),
             Bounds::unbounded(),
             &dir,
             &mut out

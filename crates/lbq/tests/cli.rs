@@ -469,13 +469,15 @@ fn random_scenarios_draw_split_atomics_unless_told_otherwise() {
     };
     let default = run(&[]);
     assert!(
-        default.starts_with("lbq check --random 12 --seed 0x5 --variant fixed --atomics both:"),
+        default.starts_with(
+            "lbq check --random 12 --seed 0x5 --variant fixed --atomics both --abortonclose on:"
+        ),
         "{default}"
     );
     let drawn = split_lines(&default);
     assert!(drawn > 0 && drawn < 12, "{drawn} of 12 split:\n{default}");
     let split = run(&["--atomics", "split"]);
-    assert!(split.contains("--atomics split:"), "{split}");
+    assert!(split.contains("--atomics split --abortonclose on:"), "{split}");
     assert_eq!(split_lines(&split), 12, "{split}");
     let inside = run(&["--atomics", "in-section"]);
     assert_eq!(split_lines(&inside), 0, "{inside}");
@@ -487,6 +489,31 @@ fn random_scenarios_draw_split_atomics_unless_told_otherwise() {
             .collect()
     };
     assert_eq!(shape(&run(&["--atomics", "both"])), shape(&default));
+    // `--abortonclose both` draws it last: some scenarios lose it, the rest is the same.
+    let both = run(&["--abortonclose", "both"]);
+    assert!(both.contains("--abortonclose both:"), "{both}");
+    let off = both
+        .lines()
+        .filter(|l| l.contains(" no-abortonclose"))
+        .count();
+    assert!(
+        off > 0 && off < 12,
+        "{off} of 12 without abortonclose:\n{both}"
+    );
+    let drawn = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains("srv maxconn"))
+            .map(|l| {
+                let l = l.replace(" no-abortonclose", "");
+                let head = l.split(" states").next().unwrap_or(&l).trim_end();
+                head.rsplit_once(' ')
+                    .map_or(head, |(h, _)| h)
+                    .trim_end()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(drawn(&both), drawn(&default));
 }
 
 #[test]

@@ -104,6 +104,10 @@ pub struct Limits {
     pub variant: Variant,
     /// Which `atomics` the scenarios get: in-section, split, or either on a coin.
     pub atomics: Atomics,
+    /// The scenarios' `abortonclose`: `Some` gives every scenario that value with no
+    /// draw; `None` draws it on a coin after the atomics, so that a seed keeps the rest
+    /// of its scenario.
+    pub abortonclose: Option<bool>,
 }
 
 /// The `atomics` of random scenarios ([`Limits::atomics`]).
@@ -165,6 +169,7 @@ impl Limits {
         queue_timeout: true,
         variant: Variant::Fixed,
         atomics: Atomics::Both,
+        abortonclose: Some(true),
     };
 
     /// [`Limits::SMALL`] for another variant.
@@ -241,6 +246,7 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         Atomics::Split => true,
         Atomics::Both => rng.coin(),
     };
+    let abortonclose = l.abortonclose.unwrap_or_else(|| rng.coin());
     Scenario {
         name: "random".to_string(),
         description: "drawn by lbqueue::random".to_string(),
@@ -258,7 +264,7 @@ pub fn random_scenario(rng: &mut SplitMix64, limits: &Limits) -> Scenario {
         connect_errors: 0,
         retries: 3,
         redispatch: false,
-        abortonclose: true,
+        abortonclose,
         seeded_bug: None,
     }
 }
@@ -309,8 +315,8 @@ pub enum Reduction {
     /// Thread `t` removed: its streams moved to thread 0 (the first remaining one),
     /// later threads renumbered.
     Thread(ThreadId),
-    /// A setting simplified: `timeout queue` off, atomics in-section, a smaller
-    /// `maxconn`, weight 1, roundrobin.
+    /// A setting simplified: `timeout queue` off, atomics in-section, `abortonclose`
+    /// on (the default), a smaller `maxconn`, weight 1, roundrobin.
     Setting,
 }
 
@@ -389,6 +395,12 @@ pub fn reductions(s: &Scenario) -> Vec<(Reduction, Scenario)> {
     }
     if s.split_atomics {
         setting(s.with_split_atomics(false));
+    }
+    if !s.abortonclose {
+        setting(Scenario {
+            abortonclose: true,
+            ..s.clone()
+        });
     }
     for v in 0..s.servers.len() {
         if s.servers[v].maxconn > 0 {
@@ -556,6 +568,43 @@ mod tests {
     }
 
     #[test]
+    fn abortonclose_is_drawn_after_the_atomics_and_only_on_a_coin() {
+        let (mut off, n) = (0, 2_000);
+        for i in 0..n {
+            let seed = derive_seed(0xAB0, i);
+            let draw = |abortonclose| {
+                let mut r = SplitMix64::new(seed);
+                let s = random_scenario(
+                    &mut r,
+                    &Limits {
+                        abortonclose,
+                        ..Limits::SMALL
+                    },
+                );
+                (s, r)
+            };
+            let (on, r_on) = draw(Some(true));
+            let (coin, r_coin) = draw(None);
+            assert!(on.abortonclose);
+            assert_eq!(
+                Scenario {
+                    abortonclose: coin.abortonclose,
+                    ..on.clone()
+                },
+                coin
+            );
+            let mut after = r_on.clone();
+            assert_eq!(after.coin(), coin.abortonclose);
+            assert_eq!(after, r_coin);
+            off += usize::from(!coin.abortonclose);
+        }
+        assert!(
+            (800..=1_200).contains(&off),
+            "{off} of {n} without abortonclose"
+        );
+    }
+
+    #[test]
     fn atomics_names_parse_back_and_others_are_refused() {
         for a in Atomics::ALL {
             assert_eq!(a.name().parse::<Atomics>(), Ok(a));
@@ -586,6 +635,7 @@ mod tests {
         queue_timeout: true,
         variant: Variant::Purge,
         atomics: Atomics::Split,
+        abortonclose: None,
     };
 
     #[test]
@@ -606,6 +656,7 @@ mod tests {
                 + s.threads as usize
                 + usize::from(s.queue_timeout)
                 + usize::from(s.split_atomics)
+                + usize::from(!s.abortonclose)
                 + s.servers
                     .iter()
                     .map(|v| v.maxconn as usize + v.weight as usize)
@@ -613,8 +664,12 @@ mod tests {
                 + usize::from(s.algo != LbAlgo::RoundRobin)
         }
         let mut r = SplitMix64::new(11);
+        let coin = Limits {
+            abortonclose: None,
+            ..Limits::SMALL
+        };
         for _ in 0..500 {
-            let s = random_scenario(&mut r, &Limits::SMALL);
+            let s = random_scenario(&mut r, &coin);
             for t in shrink_scenario(&s) {
                 assert_eq!(reparsed(&t), t, "shrunk from\n{}", s.to_toml());
                 assert!(size(&t) < size(&s));
@@ -681,6 +736,7 @@ mod tests {
                 queue_timeout: true,
                 variant: Variant::Purge,
                 atomics: Atomics::Split,
+                abortonclose: None,
             }
         );
         let too_many_threads = Limits {
@@ -711,6 +767,7 @@ mod tests {
             queue_timeout: true,
             variant: Variant::Toctou,
             atomics: Atomics::InSection,
+            abortonclose: Some(false),
         };
         assert_eq!(widest.clamped(), widest);
         assert_eq!(Limits::SMALL.clamped(), Limits::SMALL);

@@ -159,6 +159,7 @@ fn small_limits_are_the_documented_ones_for_any_variant() {
             queue_timeout: true,
             variant: Variant::Fixed,
             atomics: Atomics::Both,
+            abortonclose: Some(true),
         }
     );
     assert_eq!(Limits::default(), Limits::SMALL);
