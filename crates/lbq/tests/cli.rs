@@ -477,7 +477,10 @@ fn random_scenarios_draw_split_atomics_unless_told_otherwise() {
     let drawn = split_lines(&default);
     assert!(drawn > 0 && drawn < 12, "{drawn} of 12 split:\n{default}");
     let split = run(&["--atomics", "split"]);
-    assert!(split.contains("--atomics split --abortonclose on:"), "{split}");
+    assert!(
+        split.contains("--atomics split --abortonclose on:"),
+        "{split}"
+    );
     assert_eq!(split_lines(&split), 12, "{split}");
     let inside = run(&["--atomics", "in-section"]);
     assert_eq!(split_lines(&inside), 0, "{inside}");
