@@ -189,12 +189,42 @@ pub fn read_dir(dir: &Path) -> Result<Vec<RunReport>, String> {
     Ok(out)
 }
 
-/// The side-by-side table: per label, the model's verdict beside the real runs.
+/// A table row's name: the build's label, and the run's parameters where they are not
+/// the reproducer's defaults (the run length aside), so that runs of one build under
+/// other settings are rows of their own.
+fn row_name(r: &RunReport) -> String {
+    let d = Params::default();
+    let p = &r.params;
+    let mut name = r.label.clone();
+    for (differs, what) in [
+        (p.threads != d.threads, format!("nbthread {}", p.threads)),
+        (
+            p.connections != d.connections,
+            format!("{} connections", p.connections),
+        ),
+        (p.rate != d.rate, format!("{} CLI cycles/s", p.rate)),
+        (
+            p.queue_timeout_ms != d.queue_timeout_ms,
+            format!("timeout queue {} ms", p.queue_timeout_ms),
+        ),
+        (p.wait_ms != d.wait_ms, format!("wait {} ms", p.wait_ms)),
+    ] {
+        if differs {
+            name.push_str(", ");
+            name.push_str(&what);
+        }
+    }
+    name
+}
+
+/// The side-by-side table: per build and setting, the model's verdict beside the real
+/// runs.
 pub fn table(reports: &[RunReport]) -> String {
-    let mut labels: Vec<&str> = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
     for r in reports {
-        if !labels.contains(&r.label.as_str()) {
-            labels.push(&r.label);
+        let name = row_name(r);
+        if !labels.contains(&name) {
+            labels.push(name);
         }
     }
     let mut out = String::from(
@@ -202,7 +232,7 @@ pub fn table(reports: &[RunReport]) -> String {
          |---|---|---|---|---|---|---|---|---|\n",
     );
     for l in labels {
-        let rs: Vec<&RunReport> = reports.iter().filter(|r| r.label == l).collect();
+        let rs: Vec<&RunReport> = reports.iter().filter(|r| row_name(r) == l).collect();
         let died: Vec<&&RunReport> = rs.iter().filter(|r| r.time_to_death_s.is_some()).collect();
         let deaths: Vec<String> = died
             .iter()
@@ -356,6 +386,12 @@ mod tests {
         assert_eq!(lines.len(), 4, "{t}");
         assert!(lines[2].starts_with("| 8d68717a4 | livelock: stuck loop + orphan | 1/2 | 10.0 (survived 90 s) | 1.5 | 3, 0 |"), "{t}");
         assert!(lines[3].contains("| 0/1 | — (survived 90 s) | — |"), "{t}");
+        // Runs of one build under another setting are a row of their own.
+        let mut four = report("8d68717a4", Outcome::Survived, 60.0, 0);
+        four.params.threads = 4;
+        let t = table(&[rs[0].clone(), four]);
+        assert!(t.contains("| 8d68717a4 | livelock"), "{t}");
+        assert!(t.contains("| 8d68717a4, nbthread 4 | livelock"), "{t}");
         let dir = std::env::temp_dir().join(format!("lbq-reality-report-{}", std::process::id()));
         write_json(&dir.join("a.json"), &rs[0]).unwrap();
         let back = read_dir(&dir).unwrap();
