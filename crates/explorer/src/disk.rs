@@ -932,20 +932,16 @@ where
     let fair = r.rooted(&x, &disk_of, fair)?;
     let stuck = r.rooted(&x, &disk_of, stuck)?;
     let solo = r.rooted(&x, &disk_of, solo)?;
-    let mut discoveries = Vec::new();
-    for found in x.discoveries.clone() {
-        discoveries.push(match found {
-            Some(id) => {
-                let (init, prefix) = r.path_to(&x, id)?;
-                Some(Lasso {
-                    init,
-                    prefix,
-                    cycle: Vec::new(),
-                })
-            }
-            None => None,
-        });
-    }
+    let discoveries = x
+        .discoveries
+        .clone()
+        .into_iter()
+        .map(|found| {
+            found
+                .map(|id| r.path_to(&x, id).map(Lasso::path))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     r.graph.seal();
     let stats = DiskStats {
         states: x.len as usize,

@@ -1233,20 +1233,10 @@ where
     let fair = r.rooted(fair)?;
     let stuck = r.rooted(stuck)?;
     let solo = r.rooted(solo)?;
-    let mut discoveries = Vec::new();
-    for f in &first {
-        discoveries.push(match f {
-            Some((_, fp)) => {
-                let (init, prefix) = r.path_to(*fp)?;
-                Some(Lasso {
-                    init,
-                    prefix,
-                    cycle: Vec::new(),
-                })
-            }
-            None => None,
-        });
-    }
+    let discoveries = first
+        .iter()
+        .map(|f| f.map(|(_, fp)| r.path_to(fp).map(Lasso::path)).transpose())
+        .collect::<Result<Vec<_>, Error>>()?;
     r.graph.seal();
     let residual = r.fp_of.len();
     let stats = DiskStats {

@@ -57,6 +57,18 @@ pub struct Lasso<A> {
     pub cycle: Vec<(A, u32)>,
 }
 
+impl<A> Lasso<A> {
+    /// A path with no cycle: how a discovery (an `always` violated, a `sometimes`
+    /// reached) was reached, `(init, prefix)` as a store's `path_to` gives it.
+    pub fn path((init, prefix): (u32, Steps<A>)) -> Self {
+        Lasso {
+            init,
+            prefix,
+            cycle: Vec::new(),
+        }
+    }
+}
+
 /// Searches the graph for a reachable fair non-progress cycle; returns the shortest
 /// lasso into the nearest such component.
 pub fn fair_cycle<M>(model: &M, g: &Graph<M>) -> Option<Lasso<M::Action>>

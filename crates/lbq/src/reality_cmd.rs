@@ -227,14 +227,10 @@ pub fn run(args: RealityArgs) -> Result<u8, String> {
             .as_deref()
             .and_then(verdict::known)
             .or_else(|| verdict::known(&version));
-        let mut label = label
+        let label = label
             .clone()
             .or_else(|| known.map(|k| k.label.to_string()))
             .unwrap_or_else(|| version_label(&version));
-        if params.abortonclose {
-            // Runs of another configuration are another row of the table.
-            label.push_str("+abortonclose");
-        }
         let variant = forced
             .clone()
             .or_else(|| known.map(|k| k.variant.to_string()));

@@ -190,7 +190,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<RunReport>, String> {
 }
 
 /// A table row's name: the build's label, and the run's parameters where they are not
-/// the reproducer's defaults (the run length aside), so that runs of one build under
+/// the reproducer's defaults (the run length aside; `option abortonclose` when set), so that runs of one build under
 /// other settings are rows of their own.
 fn row_name(r: &RunReport) -> String {
     let d = Params::default();
@@ -208,6 +208,7 @@ fn row_name(r: &RunReport) -> String {
             format!("timeout queue {} ms", p.queue_timeout_ms),
         ),
         (p.wait_ms != d.wait_ms, format!("wait {} ms", p.wait_ms)),
+        (p.abortonclose, "option abortonclose".to_string()),
     ] {
         if differs {
             name.push_str(", ");
@@ -392,6 +393,10 @@ mod tests {
         let t = table(&[rs[0].clone(), four]);
         assert!(t.contains("| 8d68717a4 | livelock"), "{t}");
         assert!(t.contains("| 8d68717a4, nbthread 4 | livelock"), "{t}");
+        let mut aoc = report("8d68717a4", Outcome::Survived, 60.0, 0);
+        aoc.params.abortonclose = true;
+        let t = table(&[aoc]);
+        assert!(t.contains("| 8d68717a4, option abortonclose |"), "{t}");
         let dir = std::env::temp_dir().join(format!("lbq-reality-report-{}", std::process::id()));
         write_json(&dir.join("a.json"), &rs[0]).unwrap();
         let back = read_dir(&dir).unwrap();
